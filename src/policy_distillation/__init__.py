@@ -1,0 +1,1 @@
+"""Reference reproduction of "Distilling Policy Distillation"."""

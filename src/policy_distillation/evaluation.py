@@ -1,0 +1,184 @@
+"""Exact policy evaluation for a batch of tabular MDPs.
+
+One sparse block-diagonal LU factorisation of ``I - gamma P_pi`` (one block
+per MDP, the absorbing state left out) serves both the values
+``V = (I - gamma P_pi)^-1 r_pi`` and the state visitation
+``d = (I - gamma P_pi)^-T mu``. Measured on the 2-core machine this is faster
+than a batched dense solve and than value iteration (see ``bench exact``).
+
+Conventions: with ``gamma = 1`` the visitation is the expected number of
+visits of an episode (undiscounted, episodic); with ``gamma < 1`` it is the
+discounted visitation ``sum_t gamma^t P(s_t = s)``. Then for every f,
+``E_z[sum_t gamma^t f(s_t)] = sum_s d_z(s) f(s)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from .mdp import TabularMDPs
+
+
+@dataclass(frozen=True)
+class Factorisation:
+    """LU factors of ``I - gamma P_pi`` for all B MDPs (block diagonal)."""
+
+    lu: spla.SuperLU
+    B: int
+    S: int
+
+    def solve_values(self, r: np.ndarray) -> np.ndarray:
+        """x = (I - gamma P)^-1 r. r: float[B, S] -> float[B, S]."""
+        return self.lu.solve(np.ascontiguousarray(r, dtype=np.float64).reshape(-1)).reshape(self.B, self.S)
+
+    def solve_visitation(self, mu: np.ndarray) -> np.ndarray:
+        """d = (I - gamma P)^-T mu. mu: float[B, S] -> float[B, S]."""
+        return self.lu.solve(np.ascontiguousarray(mu, dtype=np.float64).reshape(-1), trans="T").reshape(self.B, self.S)
+
+
+def factorise(mdps: TabularMDPs, pi: np.ndarray, gamma: float | None = None) -> Factorisation:
+    """Factorise ``I - gamma P_pi`` (Bellman expectation equation, one block per MDP).
+
+    Args:
+      mdps: the batch.
+      pi: float[B, S, A] stochastic policy.
+      gamma: discount; defaults to ``mdps.gamma``.
+    Raises:
+      ValueError: if the system is singular (an improper policy with gamma = 1).
+    """
+    pi = mdps.check_policy(pi)
+    g = mdps.gamma if gamma is None else float(gamma)
+    rows, cols, vals = mdps.next_state_distribution(pi)
+    n = mdps.B * mdps.S
+    P = sp.csc_matrix((g * vals, (rows, cols)), shape=(n, n))
+    M = (sp.identity(n, format="csc") - P).tocsc()
+    try:
+        # I - gamma P_pi is a non-singular M-matrix for a proper policy, so LU
+        # needs no pivoting; natural order keeps each grid block banded.
+        # Measured (bench exact, 1000 worlds): 0.77 s vs 1.2 s for COLAMD.
+        lu = spla.splu(M, permc_spec="NATURAL", diag_pivot_thresh=0.0)
+    except RuntimeError as err:  # "Factor is exactly singular"
+        raise ValueError(
+            "I - gamma P_pi is singular: the policy never ends some episode (improper policy with gamma = 1)"
+        ) from err
+    return Factorisation(lu=lu, B=mdps.B, S=mdps.S)
+
+
+def state_values(mdps: TabularMDPs, pi: np.ndarray, fact: Factorisation | None = None) -> np.ndarray:
+    """V_pi(s) = E_pi[sum_t gamma^t r_t | s_1 = s] (Sec. 4). -> float[B, S]."""
+    fact = fact or factorise(mdps, pi)
+    return fact.solve_values(mdps.reward_pi(pi))
+
+
+def action_values(mdps: TabularMDPs, pi: np.ndarray, V: np.ndarray | None = None) -> np.ndarray:
+    """Q_pi(s, a) = r(s, a) + gamma E[V_pi(s')]. -> float[B, S, A]."""
+    if V is None:
+        V = state_values(mdps, pi)
+    return mdps.reward_sa() + mdps.gamma * mdps.expect_next(V)
+
+
+def state_visitation(
+    mdps: TabularMDPs, pi: np.ndarray, initial: np.ndarray | None = None, fact: Factorisation | None = None
+) -> np.ndarray:
+    """Expected (discounted if gamma < 1) visits d_pi(s) = sum_t gamma^t P(s_t = s).
+
+    Args:
+      pi: float[B, S, A] policy generating the trajectories.
+      initial: float[B, S] start distribution; defaults to ``mdps.initial``.
+    Returns:
+      float[B, S].
+    """
+    fact = fact or factorise(mdps, pi)
+    mu = mdps.initial if initial is None else np.asarray(initial, dtype=np.float64)
+    if mu.shape != (mdps.B, mdps.S):
+        raise ValueError(f"initial must be float[B, S]={mdps.B, mdps.S}, got {mu.shape}")
+    return fact.solve_visitation(mu)
+
+
+def expected_return(mdps: TabularMDPs, pi: np.ndarray, fact: Factorisation | None = None) -> np.ndarray:
+    """J(pi) = sum_s mu(s) V_pi(s). -> float[B]."""
+    V = state_values(mdps, pi, fact)
+    return np.einsum("bs,bs->b", mdps.initial, V)
+
+
+def expected_sum(
+    mdps: TabularMDPs, z: np.ndarray, f: np.ndarray, fact: Factorisation | None = None
+) -> np.ndarray:
+    """E_z[sum_t gamma^t f(s_t)] for a per-state quantity f under trajectories of z.
+
+    This is the quantity behind "KL under z" in Figure 3 (f = KL(pi(s) || pi_theta(s))).
+
+    Args:
+      z: float[B, S, A] policy generating the trajectories.
+      f: float[B, S] per-state quantity.
+    Returns:
+      float[B].
+    """
+    f = np.asarray(f, dtype=np.float64)
+    if f.shape != (mdps.B, mdps.S):
+        raise ValueError(f"f must be float[B, S]={mdps.B, mdps.S}, got {f.shape}")
+    d = state_visitation(mdps, z, fact=fact)
+    return np.einsum("bs,bs->b", d, f)
+
+
+def greedy_policy(Q: np.ndarray) -> np.ndarray:
+    """Deterministic policy putting mass 1 on argmax_a Q (first on ties). -> float[B, S, A]."""
+    pi = np.zeros_like(Q, dtype=np.float64)
+    np.put_along_axis(pi, Q.argmax(axis=-1)[..., None], 1.0, axis=-1)
+    return pi
+
+
+def value_iteration(
+    mdps: TabularMDPs, tol: float = 1e-10, max_iter: int = 100_000
+) -> tuple[np.ndarray, np.ndarray]:
+    """Optimal values by value iteration, V <- max_a [r + gamma E V'].
+
+    Returns:
+      (V*: float[B, S], Q*: float[B, S, A]).
+    Raises:
+      RuntimeError: if not converged within max_iter sweeps.
+    """
+    r = mdps.reward_sa()
+    V = np.zeros((mdps.B, mdps.S))
+    for _ in range(max_iter):
+        Q = r + mdps.gamma * mdps.expect_next(V)
+        V_new = Q.max(axis=-1)
+        if np.max(np.abs(V_new - V)) < tol:
+            return V_new, r + mdps.gamma * mdps.expect_next(V_new)
+        V = V_new
+    raise RuntimeError(f"value iteration did not converge in {max_iter} sweeps")
+
+
+def optimal_values(mdps: TabularMDPs, max_iter: int = 1000, warm_sweeps: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Optimal values and a deterministic optimal policy by policy iteration.
+
+    Starts from the greedy policy of a short value-iteration warm start (so the
+    first policy is proper), then alternates exact evaluation and greedy
+    improvement until the policy is stable in every MDP.
+
+    Returns:
+      (V*: float[B, S], Q*: float[B, S, A], pi*: float[B, S, A]).
+    """
+    r = mdps.reward_sa()
+    # A slightly discounted warm start breaks gamma = 1 ties towards shorter
+    # paths, so the first greedy policy is proper (no zero-reward loops).
+    g_warm = min(mdps.gamma, 1.0 - 1e-6)
+    V = np.zeros((mdps.B, mdps.S))
+    for _ in range(warm_sweeps):
+        V = (r + g_warm * mdps.expect_next(V)).max(axis=-1)
+    pi = greedy_policy(r + g_warm * mdps.expect_next(V))
+    for it in range(max_iter):
+        V = state_values(mdps, pi)
+        Q = r + mdps.gamma * mdps.expect_next(V)
+        # keep the current action unless another is strictly better (no tie cycling)
+        cur = np.einsum("bsa,bsa->bs", pi, Q)
+        improve = Q.max(axis=-1) > cur + 1e-12 * (1.0 + np.abs(cur))
+        if not improve.any():
+            return V, Q, pi
+        new = greedy_policy(Q)
+        pi = np.where(improve[..., None], new, pi)
+    raise RuntimeError(f"policy iteration did not converge in {max_iter} iterations")

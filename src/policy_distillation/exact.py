@@ -1,0 +1,93 @@
+"""Exact expected update of Eq. (1), computed from the model.
+
+For a method with control q, per-state loss l and pseudo-reward rhat, and a
+tabular softmax student, the expected update (descent direction) is
+
+    G[s, b] = d_q(s) * grad_{theta[s, b]} l(s)
+              - d_theta(s) * pi_theta(b | s) * (Qhat(s, b) - Vhat(s)),
+
+where d_q is the expected number of visits of s under q (undiscounted,
+episodic), Qhat is the action value of the pseudo-reward under the student
+(the expectation of Rhat_t given s_t = s, a_t = b), and Vhat = sum_b pi_theta Qhat.
+The second line is E[-grad log pi_theta(a_t|s_t) Rhat_t] with
+grad_{theta[s, :]} log pi_theta(a|s) = e_a - pi_theta(s). Deterministic; meant
+for small MDPs (Figures 2 and 6) and as the oracle in the tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .evaluation import factorise
+from .methods import DistillContext, Method
+
+
+def _check_episodic(ctx: DistillContext) -> None:
+    if ctx.mdps.gamma != 1.0:
+        raise ValueError(
+            f"distillation updates follow the undiscounted episodic convention (gamma = 1); got gamma = {ctx.mdps.gamma}"
+        )
+
+
+def pseudo_reward_parts(method: Method, ctx: DistillContext) -> tuple[np.ndarray, np.ndarray]:
+    """Expected pseudo-reward split into now and next-state parts.
+
+    Returns:
+      rho: float[B, S, A] = reward_sa(s, a) + reward_state(s) + [env] r(s, a).
+      u: float[B, S] = reward_next_state(s') + sum_a' pi_theta(a'|s') reward_next_sa(s', a'),
+        paid when the episode continues into s'.
+    """
+    m = ctx.mdps
+    rho = np.zeros((m.B, m.S, m.A))
+    if method.reward_sa is not None:
+        rho = rho + method.reward_sa(ctx)
+    if method.reward_state is not None:
+        rho = rho + method.reward_state(ctx)[..., None]
+    if method.env_reward:
+        rho = rho + m.reward_sa()
+    u = np.zeros((m.B, m.S))
+    if method.reward_next_state is not None:
+        u = u + method.reward_next_state(ctx)
+    if method.reward_next_sa is not None:
+        u = u + np.einsum("bsa,bsa->bs", ctx.student_pi, method.reward_next_sa(ctx))
+    return rho, u
+
+
+def pseudo_action_values(method: Method, ctx: DistillContext) -> np.ndarray:
+    """Qhat(s, a) = E[Rhat_t | s_t = s, a_t = a] under the student -> float[B, S, A].
+
+    Return-to-go: Qhat = rho + E[u(s') + Vhat(s')], Vhat = (I - P_theta)^-1 rhat_theta.
+    Bootstrapped (Section 4.1): Qhat = rho + E[u(s') + V(s')] for the method's critic V.
+    """
+    _check_episodic(ctx)
+    m = ctx.mdps
+    rho, u = pseudo_reward_parts(method, ctx)
+    pi = ctx.student_pi
+    if method.bootstrap is not None:
+        return rho + m.expect_next(u + method.bootstrap(ctx))
+    r_pi = np.einsum("bsa,bsa->bs", pi, rho + m.expect_next(u))
+    V_hat = factorise(m, pi).solve_values(r_pi)
+    return rho + m.expect_next(u + V_hat)
+
+
+def expected_update(method: Method, ctx: DistillContext) -> np.ndarray:
+    """Exact expected update of Eq. (1) for ``method`` -> float[B, S, A] (descent direction).
+
+    Where Table 1 states a loss L, this equals grad_theta L (tests check it
+    against finite differences of ``methods.stated_loss``).
+    """
+    _check_episodic(ctx)
+    m = ctx.mdps
+    G = np.zeros((m.B, m.S, m.A))
+    if method.state_loss is not None:
+        q = method.control_policy(ctx)
+        d_q = factorise(m, q).solve_visitation(m.initial)
+        _, grad_l = method.state_loss(ctx)
+        G += d_q[..., None] * grad_l
+    if method.has_score_term:
+        pi = ctx.student_pi
+        d_theta = factorise(m, pi).solve_visitation(m.initial)
+        Q_hat = pseudo_action_values(method, ctx)
+        adv = Q_hat - np.einsum("bsa,bsa->bs", pi, Q_hat)[..., None]
+        G -= d_theta[..., None] * pi * adv
+    return G
