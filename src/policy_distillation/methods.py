@@ -37,6 +37,22 @@ CONTROLS = ("teacher", "student", "uniform", "mixture")
 
 
 @dataclass(frozen=True, eq=False)
+class Teacher:
+    """A teacher: its policy and, optionally, its critic.
+
+    Attributes:
+      pi: float[B, S, A] teacher policy (may hold exact zeros; see ``policies.safe_log``).
+      value: float[B, S] teacher critic V_pi used by Section 4 methods (exact,
+        Monte Carlo estimate, zero, or adversarial), or None.
+      name: label for logs and tables.
+    """
+
+    pi: np.ndarray
+    value: np.ndarray | None = None
+    name: str = "teacher"
+
+
+@dataclass(frozen=True, eq=False)
 class DistillContext:
     """What a method may read at the current student parameters.
 
