@@ -186,6 +186,7 @@ def chain(T: int, gamma: float = 1.0) -> TabularMDPs:
     """
     if int(T) != T or T < 1:
         raise ValueError(f"chain half-length T must be an integer >= 1, got {T}")
+    T = int(T)
     S = 2 * T + 1
     s = np.arange(S)
     nxt = np.stack([np.maximum(s - 1, 0), np.minimum(s + 1, S - 1)], axis=-1)[None]  # [1, S, 2]

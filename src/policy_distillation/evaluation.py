@@ -62,10 +62,17 @@ def factorise(mdps: TabularMDPs, pi: np.ndarray, gamma: float | None = None) -> 
         # Measured (bench exact, 1000 worlds): 0.77 s vs 1.2 s for COLAMD.
         lu = spla.splu(M, permc_spec="NATURAL", diag_pivot_thresh=0.0)
     except RuntimeError as err:  # "Factor is exactly singular"
-        raise ValueError(
-            "I - gamma P_pi is singular: the policy never ends some episode (improper policy with gamma = 1)"
-        ) from err
+        raise ValueError(_IMPROPER) from err
+    if g * mdps.outcome_continue.max() >= 1.0:
+        # Some step may continue with certainty, so a closed set of states the
+        # policy never leaves is possible; it shows as a (near-)zero pivot.
+        # Skipped when every step can end (grid worlds): then no policy is improper.
+        if np.abs(lu.U.diagonal()).min() < 1e-10:
+            raise ValueError(_IMPROPER)
     return Factorisation(lu=lu, B=mdps.B, S=mdps.S)
+
+
+_IMPROPER = "I - gamma P_pi is singular: the policy never ends some episode (improper policy with gamma = 1)"
 
 
 def state_values(mdps: TabularMDPs, pi: np.ndarray, fact: Factorisation | None = None) -> np.ndarray:

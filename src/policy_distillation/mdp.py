@@ -248,7 +248,8 @@ class TabularMDPs:
             if v is None:
                 continue
             arrays[f.name] = np.asarray(v)
-        np.savez_compressed(path, **arrays)
+        with open(path, "wb") as fh:  # exactly this path (np.savez would append .npz)
+            np.savez_compressed(fh, **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> "TabularMDPs":

@@ -48,4 +48,6 @@ def cross_entropy(p: np.ndarray, log_q: np.ndarray) -> np.ndarray:
 
 def kl_divergence(p: np.ndarray, log_p: np.ndarray, log_q: np.ndarray) -> np.ndarray:
     """KL(p || q) = sum_a p(a) (log p(a) - log q(a)); terms with p = 0 count 0. -> float[...]."""
-    return np.einsum("...a,...a->...", p, np.where(p > 0, log_p - log_q, 0.0))
+    with np.errstate(invalid="ignore"):  # -inf - -inf where p = 0 is masked out below
+        diff = log_p - log_q
+    return np.einsum("...a,...a->...", p, np.where(p > 0, diff, 0.0))

@@ -1,0 +1,151 @@
+"""Experiments of the paper as functions of (data, settings, seed) -> arrays.
+
+The Snakemake scripts call these and only read and write files. Every random
+draw derives from the root seed and the job's identity through
+``numpy.random.SeedSequence``, so the same config gives bit-identical outputs
+and a shard's results do not depend on which other jobs ran.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import fields
+
+import numpy as np
+
+from . import environments as envs
+from . import evaluation, teachers
+from .mdp import TabularMDPs
+from .methods import Teacher
+from .training import distill
+
+log = logging.getLogger(__name__)
+
+STREAMS = {"grid": 1, "q_learning": 2, "noisy": 3, "mc_critic": 4, "fig3": 5, "fig4": 6, "fig5": 7}
+
+
+def job_rng(seed: int, stream: str, *labels) -> np.random.Generator:
+    """Generator for one job: root seed, a named stream and the job's labels."""
+    words = [int(seed), STREAMS[stream]] + [zlib.crc32(str(x).encode()) for x in labels]
+    return np.random.default_rng(np.random.SeedSequence(words))
+
+
+def grid_config(overrides: dict) -> envs.GridConfig:
+    """GridConfig with the calibrated defaults, overridden by config keys."""
+    known = {f.name for f in fields(envs.GridConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown grid setting(s) {unknown}; known: {sorted(known)}")
+    cfg = envs.GridConfig(**overrides)
+    cfg.validate()
+    return cfg
+
+
+def grid_shard(grid: dict, seed: int, shard: int, shard_size: int, n_mdps: int) -> TabularMDPs:
+    """Worlds ``shard * shard_size ...`` of the grid family (SPEC 2.1); the last shard may be short."""
+    lo = shard * shard_size
+    n = min(shard_size, n_mdps - lo)
+    if n < 1:
+        raise ValueError(f"shard {shard} is empty for n_mdps={n_mdps}, shard_size={shard_size}")
+    return envs.random_grid_worlds(job_rng(seed, "grid", shard), n, grid_config(grid))
+
+
+def q_teacher(mdps: TabularMDPs, teacher: dict, seed: int, shard: int) -> tuple[np.ndarray, dict]:
+    """Q-learning teachers for a shard (SPEC 3) and their returns relative to optimal."""
+    cfg = teachers.QLearningConfig(**teacher)
+    Q = teachers.q_learning(mdps, job_rng(seed, "q_learning", shard), cfg)
+    v_opt = evaluation.optimal_values(mdps)[0]
+    opt = np.einsum("bs,bs->b", mdps.initial, v_opt)
+    ret = evaluation.expected_return(mdps, teachers.epsilon_greedy(Q, cfg.epsilon))
+    return Q, {"optimal_return": opt, "teacher_return": ret}
+
+
+def mdp_ids(shard: int, shard_size: int, B: int) -> np.ndarray:
+    return shard * shard_size + np.arange(B)
+
+
+def _run_dict(result, mdp) -> dict:
+    return {
+        "steps": result.steps,
+        "returns": result.returns,
+        "kl_teacher": result.kl_teacher,
+        "kl_student": result.kl_student,
+        "kl_uniform": result.kl_uniform,
+        "teacher_return": result.teacher_return,
+        "mdp": mdp,
+    }
+
+
+def figure3_run(mdps: TabularMDPs, Q: np.ndarray, tau: float, method: str, lr: float, steps: int,
+                eval_every: int, n_trajectories: int, seed: int, shard: int, shard_size: int) -> dict:
+    """Figure 3: cross-entropy distillation of softmax(Q / tau) with the method's control policy."""
+    pi = teachers.softmax_policy(Q, tau)
+    teacher = Teacher(pi=pi, name=f"softmax tau={tau:g}")
+    res = distill(mdps, teacher, method, "sampled", steps=steps, lr=lr, eval_every=eval_every,
+                  n_trajectories=n_trajectories, rng=job_rng(seed, "fig3", tau, method, shard))
+    run = _run_dict(res, mdp_ids(shard, shard_size, mdps.B))
+    run["teacher_entropy"] = teachers.teacher_determinism(mdps, pi)
+    return run
+
+
+def figure4_run(mdps: TabularMDPs, Q: np.ndarray, n_actions: int, method: str, lr: float, steps: int,
+                eval_every: int, n_trajectories: int, seed: int, shard: int, n_mdps: int, shard_size: int,
+                epsilon: float, discount: float) -> dict:
+    """Figure 4: the first ``n_mdps`` worlds with ``n_actions`` actions (extra ones no-ops).
+
+    Teacher: epsilon-greedy over the extended Q (``teachers.extend_q``): the
+    no-op actions get one exact Bellman backup, so the teacher is defined
+    over every action.
+    """
+    lo = shard * shard_size
+    n = min(mdps.B, n_mdps - lo)
+    if n < 1:
+        raise ValueError(f"figure 4 shard {shard} holds no MDP (n_mdps={n_mdps})")
+    cfg_eta = float(mdps.outcome_prob[0, 0, 0, 1] * 4.0)  # eta/4 on each other move
+    sub = envs.with_actions(mdps.subset(slice(0, n)), n_actions, cfg_eta)
+    Qx = teachers.extend_q(sub, Q[:n], discount=discount)
+    pi = teachers.epsilon_greedy(Qx, epsilon)
+    del Qx
+    teacher = Teacher(pi=pi, name=f"epsilon-greedy |A|={n_actions}")
+    res = distill(sub, teacher, method, "sampled", steps=steps, lr=lr, eval_every=eval_every,
+                  n_trajectories=n_trajectories, rng=job_rng(seed, "fig4", n_actions, method, shard))
+    return _run_dict(res, mdp_ids(shard, shard_size, n))
+
+
+def noisy_teacher(mdps: TabularMDPs, Q: np.ndarray, noise: float, critic: str, mc_trajectories: int,
+                  seed: int, shard: int) -> dict:
+    """Figure 5 teacher: greedy Q-learning policy with ``noise`` of its visited states flipped, and its critic."""
+    rng = job_rng(seed, "noisy", shard)
+    pi, flipped = teachers.flip_teacher(mdps, teachers.greedy(Q), noise, rng)
+    value = teachers.teacher_critic(mdps, pi, critic, job_rng(seed, "mc_critic", shard), mc_trajectories)
+    exact = evaluation.state_values(mdps, pi)
+    return {
+        "pi": pi,
+        "value": value,
+        "flipped": flipped,
+        "teacher_return": np.einsum("bs,bs->b", mdps.initial, exact),
+        "critic_error_at_start": np.einsum("bs,bs->b", mdps.initial, value - exact),
+    }
+
+
+def figure5_run(mdps: TabularMDPs, teacher: dict, method: str, lr: float, steps: int, eval_every: int,
+                n_trajectories: int, critic_every: int, seed: int, shard: int, shard_size: int) -> dict:
+    """Figure 5: distil the noisy teacher (with its critic) with ``method``."""
+    t = Teacher(pi=teacher["pi"], value=teacher["value"], name="noisy Q-learning")
+    res = distill(mdps, t, method, "sampled", steps=steps, lr=lr, eval_every=eval_every,
+                  n_trajectories=n_trajectories, rng=job_rng(seed, "fig5", method, shard),
+                  critic_every=critic_every)
+    return _run_dict(res, mdp_ids(shard, shard_size, mdps.B))
+
+
+def chain_run(T: int, teacher: str, method: str, lr: float, steps: int, eval_every: int) -> dict:
+    """Figures 6 and 9: the chain with the optimal or adversarial teacher, exact expected updates."""
+    mdps = envs.chain(T)
+    optimal, adversarial = teachers.chain_teachers(mdps)
+    t = {"optimal": optimal, "adversarial": adversarial}.get(teacher)
+    if t is None:
+        raise ValueError(f"chain teacher must be 'optimal' or 'adversarial', got {teacher!r}")
+    res = distill(mdps, t, method, "exact", steps=steps, lr=lr, eval_every=eval_every,
+                  rng=np.random.default_rng(0))
+    return _run_dict(res, np.arange(1))

@@ -1,0 +1,58 @@
+rule aggregate_fig3:
+    input:
+        fig3_runs,
+    output:
+        curves="data/results/fig3_curves.csv",
+        summary="data/results/fig3_per_mdp.csv.gz",
+        speedup="data/results/fig3_speedup.csv",
+    log:
+        "logs/aggregate/fig3.log",
+    script:
+        "../scripts/aggregate.py"
+
+
+rule aggregate_fig4:
+    input:
+        fig4_runs,
+    output:
+        curves="data/results/fig4_curves.csv",
+        summary="data/results/fig4_per_mdp.csv.gz",
+    log:
+        "logs/aggregate/fig4.log",
+    script:
+        "../scripts/aggregate.py"
+
+
+rule aggregate_fig5:
+    input:
+        fig5_runs,
+    output:
+        curves="data/results/fig5_curves.csv",
+        summary="data/results/fig5_per_mdp.csv.gz",
+    log:
+        "logs/aggregate/fig5.log",
+    script:
+        "../scripts/aggregate.py"
+
+
+rule aggregate_fig6:
+    input:
+        fig6_runs,
+    output:
+        curves="data/results/fig6_curves.csv",
+        summary="data/results/fig6_per_mdp.csv.gz",
+    log:
+        "logs/aggregate/fig6.log",
+    script:
+        "../scripts/aggregate.py"
+
+
+rule aggregate_fig2:
+    input:
+        fig2_runs,
+    output:
+        curves="data/results/fig2_trajectories.csv",
+    log:
+        "logs/aggregate/fig2.log",
+    script:
+        "../scripts/aggregate_counterexample.py"

@@ -1,0 +1,32 @@
+rule claims:
+    input:
+        fig2="data/results/fig2_trajectories.csv",
+        fig3="data/results/fig3_curves.csv",
+        fig3_per_mdp="data/results/fig3_per_mdp.csv.gz",
+        fig4="data/results/fig4_curves.csv",
+        fig4_per_mdp="data/results/fig4_per_mdp.csv.gz",
+        fig5="data/results/fig5_curves.csv",
+        fig5_per_mdp="data/results/fig5_per_mdp.csv.gz",
+        fig6="data/results/fig6_curves.csv",
+    output:
+        md=report("figures/claims.md", caption="../report/claims.rst", category="Claims"),
+        json="figures/claims.json",
+    params:
+        main_T=config["figure6"]["T"],
+    log:
+        "logs/report/claims.log",
+    script:
+        "../scripts/claims.py"
+
+
+rule table1:
+    output:
+        report("figures/table1.md", caption="../report/table1.rst", category="Claims"),
+    params:
+        seed=config["seed"],
+    log:
+        "logs/report/table1.log",
+    benchmark:
+        "benchmarks/report/table1.tsv"
+    script:
+        "../scripts/table1.py"

@@ -1,0 +1,34 @@
+rule q_teacher:
+    input:
+        "data/mdps/grid_{shard}.npz",
+    output:
+        "data/teachers/q_{shard}.npz",
+    params:
+        teacher=teacher_params,
+        seed=config["seed"],
+    log:
+        "logs/teachers/q_{shard}.log",
+    benchmark:
+        "benchmarks/teachers/q_{shard}.tsv"
+    script:
+        "../scripts/train_teacher.py"
+
+
+rule noisy_teacher:
+    input:
+        mdps="data/mdps/grid_{shard}.npz",
+        q="data/teachers/q_{shard}.npz",
+    output:
+        "data/teachers/noisy_{shard}.npz",
+    params:
+        teacher=teacher_params,
+        noise=config["figure5"]["noise"],
+        critic=config["figure5"]["critic"],
+        mc_trajectories=config["figure5"]["mc_trajectories"],
+        seed=config["seed"],
+    log:
+        "logs/teachers/noisy_{shard}.log",
+    benchmark:
+        "benchmarks/teachers/noisy_{shard}.tsv"
+    script:
+        "../scripts/noisy_teacher.py"
