@@ -5,7 +5,11 @@ import os
 # (`make figures PROFILE=quick`).
 
 
-configfile: os.path.join(workflow.basedir, "workflow", "config", "paper.yaml")
+# The paper profile unless a profile is given with --configfile (profiles are
+# complete: they are not merged over paper.yaml, so a missing key is an error).
+if not config:
+
+    configfile: os.path.join(workflow.basedir, "workflow", "config", "paper.yaml")
 
 
 include: "workflow/rules/common.smk"

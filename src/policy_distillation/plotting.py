@@ -97,7 +97,8 @@ def curve_grid(
                 if col and col in ref.columns:
                     ref = ref[ref[col] == cv]
                 for _, rr in ref.iterrows():
-                    ax.axhline(rr["value"], color="k", ls="--", lw=0.9, label=rr.get("label", "reference"))
+                    ls = "--" if rr.get("label", "teacher") == "teacher" else ":"
+                    ax.axhline(rr["value"], color="k", ls=ls, lw=0.9, label=rr.get("label", "reference"))
             parts = {"row": rv if row else "", "col": METRIC_LABELS.get(cv, cv) if col else ""}
             title = title_fmt.format(**parts).strip(" |")
             ax.set_title(title, fontsize=8)
@@ -184,12 +185,17 @@ def histogram_panel(values: dict[str, np.ndarray], xlabel: str) -> plt.Figure:
 
 def _reference(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Teacher-return reference lines (mean over MDPs) per setting."""
-    t = df[df["metric"] == "teacher_return"]
-    if t.empty:
+    refs = []
+    for metric, label in (("teacher_return", "teacher"), ("noisy_teacher_return", "noisy teacher")):
+        t = df[df["metric"] == metric]
+        if t.empty:
+            continue
+        ref = t.groupby(keys, sort=False)["mean"].first().reset_index().rename(columns={"mean": "value"})
+        ref["label"] = label
+        refs.append(ref)
+    if not refs:
         return pd.DataFrame(columns=keys + ["value", "label"])
-    ref = t.groupby(keys, sort=False)["mean"].first().reset_index().rename(columns={"mean": "value"})
-    ref["label"] = "teacher"
-    return ref
+    return pd.concat(refs, ignore_index=True)
 
 
 def figure3_left(curves: pd.DataFrame) -> plt.Figure:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 CURVE_METRICS = {"returns": "return", "kl_teacher": "kl_teacher", "kl_student": "kl_student", "kl_uniform": "kl_uniform"}
+REFERENCE_RETURNS = ("teacher_return", "noisy_teacher_return")  # constant per-MDP references
 REACH_FRACTION = 0.95  # "recovers the teacher's return" = mean curve reaches 95% of the teacher's mean return
 
 
@@ -79,9 +80,10 @@ def curves_table(runs: list[dict]) -> pd.DataFrame:
                 continue
             mean, se, n = _mean_se(np.asarray(r[key], dtype=np.float64), axis=1)
             frames.append(pd.DataFrame({**r["labels"], "step": steps, "metric": metric, "mean": mean, "se": se, "n": n}))
-        if "teacher_return" in r:
-            mean, se, n = _mean_se(np.asarray(r["teacher_return"], dtype=np.float64)[None].repeat(len(steps), 0), axis=1)
-            frames.append(pd.DataFrame({**r["labels"], "step": steps, "metric": "teacher_return", "mean": mean, "se": se, "n": n}))
+        for key in REFERENCE_RETURNS:
+            if key in r:
+                mean, se, n = _mean_se(np.asarray(r[key], dtype=np.float64)[None].repeat(len(steps), 0), axis=1)
+                frames.append(pd.DataFrame({**r["labels"], "step": steps, "metric": key, "mean": mean, "se": se, "n": n}))
     if not frames:
         raise ValueError("no runs to aggregate")
     return pd.concat(frames, ignore_index=True)
@@ -109,8 +111,9 @@ def per_mdp_table(runs: list[dict]) -> pd.DataFrame:
     for r in concat_shards(runs):
         steps = np.asarray(r["steps"])
         row = {"mdp": np.asarray(r["mdp"])}
-        if "teacher_return" in r:
-            row["teacher_return"] = r["teacher_return"]
+        for key in REFERENCE_RETURNS:
+            if key in r:
+                row[key] = r[key]
         if "teacher_entropy" in r:
             row["teacher_entropy"] = r["teacher_entropy"]
         for key, metric in CURVE_METRICS.items():

@@ -13,6 +13,7 @@ rule claims:
         json="figures/claims.json",
     params:
         main_T=config["figure6"]["T"],
+        seed=config["seed"],
     log:
         "logs/report/claims.log",
     script:
