@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .evaluation import factorise
+from .evaluation import Factorisation, factorise
 from .methods import DistillContext, Method
 
 
@@ -53,7 +53,7 @@ def pseudo_reward_parts(method: Method, ctx: DistillContext) -> tuple[np.ndarray
     return rho, u
 
 
-def pseudo_action_values(method: Method, ctx: DistillContext) -> np.ndarray:
+def pseudo_action_values(method: Method, ctx: DistillContext, fact: Factorisation | None = None) -> np.ndarray:
     """Qhat(s, a) = E[Rhat_t | s_t = s, a_t = a] under the student -> float[B, S, A].
 
     Return-to-go: Qhat = rho + E[u(s') + Vhat(s')], Vhat = (I - P_theta)^-1 rhat_theta.
@@ -66,7 +66,7 @@ def pseudo_action_values(method: Method, ctx: DistillContext) -> np.ndarray:
     if method.bootstrap is not None:
         return rho + m.expect_next(u + method.bootstrap(ctx))
     r_pi = np.einsum("bsa,bsa->bs", pi, rho + m.expect_next(u))
-    V_hat = factorise(m, pi).solve_values(r_pi)
+    V_hat = (fact or factorise(m, pi)).solve_values(r_pi)
     return rho + m.expect_next(u + V_hat)
 
 
@@ -79,15 +79,17 @@ def expected_update(method: Method, ctx: DistillContext) -> np.ndarray:
     _check_episodic(ctx)
     m = ctx.mdps
     G = np.zeros((m.B, m.S, m.A))
+    pi = ctx.student_pi
+    # one factorisation of I - P_theta serves d_theta and Vhat (and d_q when q = student)
+    fact_theta = factorise(m, pi) if (method.has_score_term or method.control == "student") else None
     if method.state_loss is not None:
-        q = method.control_policy(ctx)
-        d_q = factorise(m, q).solve_visitation(m.initial)
+        fact_q = fact_theta if method.control == "student" else factorise(m, method.control_policy(ctx))
+        d_q = fact_q.solve_visitation(m.initial)
         _, grad_l = method.state_loss(ctx)
         G += d_q[..., None] * grad_l
     if method.has_score_term:
-        pi = ctx.student_pi
-        d_theta = factorise(m, pi).solve_visitation(m.initial)
-        Q_hat = pseudo_action_values(method, ctx)
+        d_theta = fact_theta.solve_visitation(m.initial)
+        Q_hat = pseudo_action_values(method, ctx, fact_theta)
         adv = Q_hat - np.einsum("bsa,bsa->bs", pi, Q_hat)[..., None]
         G -= d_theta[..., None] * pi * adv
     return G
