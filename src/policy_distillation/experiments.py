@@ -22,7 +22,7 @@ from .training import distill
 
 log = logging.getLogger(__name__)
 
-STREAMS = {"grid": 1, "q_learning": 2, "noisy": 3, "mc_critic": 4, "fig3": 5, "fig4": 6, "fig5": 7}
+STREAMS = {"grid": 1, "q_learning": 2, "noisy": 3, "mc_critic": 4, "fig3": 5, "fig4": 6, "fig5": 7, "chain": 8}
 
 
 def job_rng(seed: int, stream: str, *labels) -> np.random.Generator:
@@ -146,13 +146,37 @@ def figure5_run(mdps: TabularMDPs, teacher: dict, method: str, lr: float, steps:
     return run
 
 
-def chain_run(T: int, teacher: str, method: str, lr: float, steps: int, eval_every: int) -> dict:
-    """Figures 6 and 9: the chain with the optimal or adversarial teacher, exact expected updates."""
-    mdps = envs.chain(T)
+def chain_run(T: int, teacher: str, method: str, lr: float, steps: int, eval_every: int, replicas: int,
+              n_trajectories: int, seed: int) -> dict:
+    """Figures 6 and 9: the chain with the optimal or adversarial teacher.
+
+    Sampled updates on ``replicas`` independent copies of the chain (one
+    student each). Exact expected updates would make teacher V reward equal
+    to reward only (the shaping telescopes to a baseline, R_t - V_pi(s_t)), so
+    the difference the paper shows is one of estimator variance.
+    """
+    one = envs.chain(T)
+    mdps = TabularMDPs(
+        initial=np.repeat(one.initial, replicas, 0), next_state=np.repeat(one.next_state, replicas, 0),
+        outcome_prob=one.outcome_prob, outcome_reward=np.repeat(one.outcome_reward, replicas, 0),
+        outcome_continue=np.repeat(one.outcome_continue, replicas, 0), gamma=one.gamma,
+    )
     optimal, adversarial = teachers.chain_teachers(mdps)
     t = {"optimal": optimal, "adversarial": adversarial}.get(teacher)
     if t is None:
         raise ValueError(f"chain teacher must be 'optimal' or 'adversarial', got {teacher!r}")
-    res = distill(mdps, t, method, "exact", steps=steps, lr=lr, eval_every=eval_every,
-                  rng=np.random.default_rng(0))
-    return _run_dict(res, np.arange(1))
+    res = distill(mdps, t, method, "sampled", steps=steps, lr=lr, eval_every=eval_every,
+                  n_trajectories=n_trajectories, rng=job_rng(seed, "chain", T, teacher, method))
+    return _run_dict(res, np.arange(replicas))
+
+
+def counterexample_run(method: str, rewards, steps: int, lr: float, start) -> dict:
+    """Figure 2: exact-gradient trajectory of (p, q) on the counterexample from ``start = (p0, q0)``."""
+    from . import counterexample
+
+    p0, q0 = (float(v) for v in start)
+    if not (0 < p0 < 1 and 0 < q0 < 1):
+        raise ValueError(f"figure2.start must hold probabilities in (0, 1), got {start}")
+    x0, y0 = np.log(p0 / (1 - p0)), np.log(q0 / (1 - q0))
+    p, q = counterexample.simulate(method, rewards, x0, y0, lr, steps, field="exact")
+    return {"method": np.array(method), "step": np.arange(steps + 1), "p": p, "q": q}

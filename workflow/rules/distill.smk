@@ -72,6 +72,9 @@ rule distill_chain:
         lr=lr,
         steps=config["figure6"]["steps"],
         eval_every=config["figure6"]["eval_every"],
+        replicas=config["figure6"]["replicas"],
+        n_trajectories=config["n_trajectories"],
+        seed=config["seed"],
     log:
         "logs/runs/fig6/T{T}/{teacher}/{method}.log",
     script:
