@@ -31,6 +31,12 @@ def job_rng(seed: int, stream: str, *labels) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(words))
 
 
+def job_seed(seed: int, stream: str, *labels) -> int:
+    """Integer seed for one job (for functions that take a seed), from the same derivation as :func:`job_rng`."""
+    words = [int(seed), STREAMS[stream]] + [zlib.crc32(str(x).encode()) for x in labels]
+    return int(np.random.SeedSequence(words).generate_state(1, dtype=np.uint64)[0])
+
+
 def grid_config(overrides: dict) -> envs.GridConfig:
     """GridConfig with the calibrated defaults, overridden by config keys."""
     known = {f.name for f in fields(envs.GridConfig)}
@@ -83,7 +89,7 @@ def figure3_run(mdps: TabularMDPs, Q: np.ndarray, tau: float, method: str, lr: f
     pi = teachers.softmax_policy(Q, tau)
     teacher = Teacher(pi=pi, name=f"softmax tau={tau:g}")
     res = distill(mdps, teacher, method, "sampled", steps=steps, lr=lr, eval_every=eval_every,
-                  n_trajectories=n_trajectories, rng=job_rng(seed, "fig3", tau, method, shard))
+                  n_trajectories=n_trajectories, progress=log, seed=job_seed(seed, "fig3", tau, method, shard))
     run = _run_dict(res, mdp_ids(shard, shard_size, mdps.B))
     run["teacher_entropy"] = teachers.teacher_determinism(mdps, pi)
     return run
@@ -109,7 +115,7 @@ def figure4_run(mdps: TabularMDPs, Q: np.ndarray, n_actions: int, method: str, l
     del Qx
     teacher = Teacher(pi=pi, name=f"epsilon-greedy |A|={n_actions}")
     res = distill(sub, teacher, method, "sampled", steps=steps, lr=lr, eval_every=eval_every,
-                  n_trajectories=n_trajectories, rng=job_rng(seed, "fig4", n_actions, method, shard))
+                  n_trajectories=n_trajectories, progress=log, seed=job_seed(seed, "fig4", n_actions, method, shard))
     return _run_dict(res, mdp_ids(shard, shard_size, n))
 
 
@@ -136,8 +142,8 @@ def figure5_run(mdps: TabularMDPs, teacher: dict, method: str, lr: float, steps:
     """Figure 5: distil the noisy teacher (with its critic) with ``method``."""
     t = Teacher(pi=teacher["pi"], value=teacher["value"], name="noisy Q-learning")
     res = distill(mdps, t, method, "sampled", steps=steps, lr=lr, eval_every=eval_every,
-                  n_trajectories=n_trajectories, rng=job_rng(seed, "fig5", method, shard),
-                  critic_every=critic_every)
+                  n_trajectories=n_trajectories, progress=log, seed=job_seed(seed, "fig5", method, shard),
+                  critic={"kind": "exact", "every": critic_every})
     run = _run_dict(res, mdp_ids(shard, shard_size, mdps.B))
     # Figure 5 compares students with the teacher before the flips (Section 4:
     # "recover the full performance of the teacher"); the noisy one is kept too.
@@ -166,7 +172,7 @@ def chain_run(T: int, teacher: str, method: str, lr: float, steps: int, eval_eve
     if t is None:
         raise ValueError(f"chain teacher must be 'optimal' or 'adversarial', got {teacher!r}")
     res = distill(mdps, t, method, "sampled", steps=steps, lr=lr, eval_every=eval_every,
-                  n_trajectories=n_trajectories, rng=job_rng(seed, "chain", T, teacher, method))
+                  n_trajectories=n_trajectories, progress=log, seed=job_seed(seed, "chain", T, teacher, method))
     return _run_dict(res, np.arange(replicas))
 
 

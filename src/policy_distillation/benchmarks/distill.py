@@ -1,0 +1,120 @@
+"""``python -m policy_distillation.bench distill``: cost of one sampled optimisation step.
+
+Prints one JSON line per setting:
+  1. ``vectorised``: 1000 default grid worlds, |A| = 4, on-policy distill
+     (student control), N trajectories per MDP, ms per ``sgd_step`` (median).
+  2. ``per_mdp_loop``: the same step written as a plain loop over MDPs with
+     numpy inside (one trajectory at a time), measured in the same run on a
+     subset of MDPs and scaled up to 1000; then the ratio (target >= 30x).
+  3. ``large_actions``: |A| = 4096, B = 100, entropy regularised (target < 100 ms).
+
+The teacher is a softmax of optimal action values (``evaluation.optimal_values``
+on the 4-action worlds; for 4096 actions, ``r + E V*`` extended to the no-op
+actions), so the benchmark does not depend on the teachers module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from .. import environments as E
+from .. import evaluation as ev
+from ..methods import Teacher
+from ..policies import softmax
+from ..sampled import SampledEstimator
+
+
+def _time_steps(fn, repeats: int, warmup: int) -> tuple[float, float]:
+    """Median wall-clock and CPU ms of ``fn()`` over ``repeats`` calls after ``warmup``."""
+    for _ in range(warmup):
+        fn()
+    wall, cpu = [], []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return 1e3 * float(np.median(wall)), 1e3 * float(np.median(cpu))
+
+
+def per_mdp_loop_step(mdps, teacher_pi, logits, lr, rng, n_trajectories):
+    """Reference: on-policy distill step, one MDP and one trajectory at a time."""
+    op = mdps.outcome_prob[0, 0]
+    for b in range(mdps.B):
+        grad = {}
+        for _ in range(n_trajectories):
+            s = int(np.argmax(mdps.initial[b]))
+            while True:
+                z = logits[b, s] - logits[b, s].max()
+                p = np.exp(z) / np.exp(z).sum()
+                grad[s] = grad.get(s, 0.0) + (p - teacher_pi[b, s])
+                a = min(int(np.searchsorted(np.cumsum(p), rng.random(), side="right")), mdps.A - 1)
+                k = min(int(np.searchsorted(np.cumsum(op[a]), rng.random(), side="right")), mdps.K - 1)
+                if rng.random() >= mdps.outcome_continue[b, s, k]:
+                    break
+                s = int(mdps.next_state[b, s, k])
+        for s, g in grad.items():
+            logits[b, s] -= lr / n_trajectories * g
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="bench distill")
+    parser.add_argument("--mdps", type=int, default=1000)
+    parser.add_argument("--n-trajectories", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--loop-mdps", type=int, default=100, help="subset for the per-MDP loop (scaled up)")
+    parser.add_argument("--large-mdps", type=int, default=100)
+    parser.add_argument("--large-actions", type=int, default=4096)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    lr = 0.5
+
+    rng = np.random.default_rng(args.seed)
+    mdps = E.random_grid_worlds(rng, args.mdps)
+    V, Q, _ = ev.optimal_values(mdps)
+    teacher = Teacher(pi=softmax(Q), name="softmax(Q*)")
+
+    est = SampledEstimator(mdps, teacher, "on_policy_distill", args.n_trajectories)
+    logits = np.zeros((mdps.B, mdps.S, mdps.A))
+    run_rng = np.random.default_rng(args.seed + 1)
+    ms, cpu = _time_steps(lambda: est.sgd_step(logits, lr, run_rng), args.repeats, warmup=3)
+    common = {"B": mdps.B, "S": mdps.S, "A": mdps.A, "N": args.n_trajectories,
+              "method": "on_policy_distill", "control": "student"}
+    print(json.dumps({"setting": "vectorised", **common, "ms_per_step": round(ms, 2),
+                      "cpu_ms_per_step": round(cpu, 2), "steps_timed": args.repeats}), flush=True)
+
+    sub = np.arange(min(args.loop_mdps, mdps.B))
+    small = mdps.subset(sub)
+    loop_logits = np.zeros((small.B, small.S, small.A))
+    loop_rng = np.random.default_rng(args.seed + 2)
+    loop_ms, loop_cpu = _time_steps(
+        lambda: per_mdp_loop_step(small, teacher.pi[sub], loop_logits, lr, loop_rng, args.n_trajectories),
+        repeats=5, warmup=1)
+    scale = mdps.B / small.B
+    print(json.dumps({"setting": "per_mdp_loop", **common, "measured_mdps": int(small.B),
+                      "ms_per_step": round(loop_ms * scale, 1), "cpu_ms_per_step": round(loop_cpu * scale, 1),
+                      "speedup": round(loop_ms * scale / ms, 1), "target_speedup": 30}), flush=True)
+
+    # |A| = 4096: the same worlds' layouts, extra no-op actions (Figure 4).
+    large4 = mdps.subset(np.arange(min(args.large_mdps, mdps.B)))
+    large = E.with_actions(large4, args.large_actions, E.GridConfig().eta)
+    q = large.reward_sa()
+    q += large.expect_next(V[: large.B])
+    q -= q.max(axis=-1, keepdims=True)
+    np.exp(q, out=q)
+    q /= q.sum(axis=-1, keepdims=True)
+    big_teacher = Teacher(pi=q, name="softmax(r + E V*)")
+    del q
+    big_est = SampledEstimator(large, big_teacher, "entropy_regularised", args.n_trajectories)
+    big_logits = np.zeros((large.B, large.S, large.A))
+    big_rng = np.random.default_rng(args.seed + 3)
+    ms, cpu = _time_steps(lambda: big_est.sgd_step(big_logits, lr, big_rng), repeats=max(args.repeats // 2, 5),
+                          warmup=2)
+    print(json.dumps({"setting": "large_actions", "B": large.B, "S": large.S, "A": large.A,
+                      "N": args.n_trajectories, "method": "entropy_regularised", "control": "student",
+                      "ms_per_step": round(ms, 2), "cpu_ms_per_step": round(cpu, 2),
+                      "target_ms": 100}), flush=True)

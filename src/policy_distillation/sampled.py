@@ -1,0 +1,723 @@
+"""Sampled-trajectory estimator of Eq. (1), generic over the method registry.
+
+Per optimisation step, ``N`` trajectories per MDP are drawn from the method's
+control policy q (``methods.Method.control_policy``), all ``B`` MDPs in
+lockstep, and the update (a descent direction, same sign as
+``exact.expected_update``) is
+
+    G = 1/N sum_n sum_t [ grad l(s_t) - (e_{a_t} - pi_theta(s_t)) * W_t ],
+
+with ``W_t = Rhat_t = sum_{i >= t} rhat_i`` (undiscounted return-to-go of the
+pseudo-reward) or, for methods with ``bootstrap``, ``W_t = rhat_t + V(s_{t+1})``.
+``rhat_i`` is assembled from the method's parts at the sampled ``s_i, a_i,
+s_{i+1}, a_{i+1}`` and the realised reward ``r_i``; parts of the next state
+are 0 when the episode has ended. Averaged over many draws, G tends to the
+exact expected update (tested for every registered method).
+
+How a step is sampled (and why):
+  - The state chain is driven by the *outcome marginal* of the control policy,
+    ``P(k | s) = sum_a q(a | s) P(k | s, a)`` (cached per state), so the
+    rollout never touches an ``A``-wide row. Actions are needed only by
+    methods with a score term; they are drawn afterwards from the posterior
+    ``P(a | s, k) ~ q(a | s) P(k | s, a)``, which gives the same joint law of
+    ``(a_t, k_t)`` as drawing the action first. When all MDPs share one
+    outcome table (grid worlds), actions with identical outcome rows (the
+    no-op actions of Figure 4) are grouped, so the posterior costs one cumsum
+    per visited row plus a binary search per step.
+  - If every positive continuation probability equals one constant ``c0 < 1``
+    (the grid worlds' 0.01 stop), episode lengths are pre-drawn from the
+    geometric law and trajectories are processed longest first: the live set
+    is a prefix, trajectories that reach a terminal cell park in a sentinel
+    state and are dropped every 32 steps. Other MDPs draw the continuation at
+    each step and drop finished trajectories at once.
+  - Outcomes are drawn by comparing one uniform with a row's cumulative
+    probabilities; with K <= 9 the comparisons of a row are read as one
+    unsigned integer and counted with ``np.bitwise_count``.
+  - Visits are counted with one ``np.bincount``; method parts are evaluated
+    only on the visited rows (a :class:`_RowContext`), and ``sgd_step``
+    touches only those rows of the logits, keeping per-row log-sum-exp and
+    outcome marginals up to date, so ``|A| = 4096`` never needs a full
+    ``[B, S, A]`` softmax per step.
+
+Memory. The teacher's floored log-probabilities are computed once for the
+whole batch on first use (another ``B * S * A`` floats); per-step ``[R, A]``
+arrays live in reused buffers (fresh multi-megabyte arrays each step cost
+page faults comparable to the arithmetic at ``|A| = 4096``).
+
+Row locality. Method parts (``state_loss``, ``reward_*``, ``bootstrap``) are
+evaluated on a context that holds only the visited rows. This is valid for
+every part whose value at a state depends only on that state's inputs
+(teacher and student rows, critic values), which holds for the whole
+registry (tested); a part that read the dynamics would fail loudly
+(the row context's ``mdps`` carries only the shape).
+
+Randomness. All draws come from a :class:`UniformSource`; the default one
+wraps an explicit ``numpy.random.Generator``. Tests inject
+:class:`ArrayDraws` to compare against a plain per-MDP loop. Order of use:
+initial states (only if some start distribution is not one-hot), episode
+lengths (geometric mode), per time step the outcome (and continuation)
+uniforms, then one uniform per step for the actions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .mdp import TabularMDPs
+from .methods import Method, Teacher, get_method
+from .policies import PROB_FLOOR
+
+MAX_EPISODE_STEPS = 1_000_000
+_UINT_OF_WIDTH = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+# ------------------------------------------------------------------ randomness
+class UniformSource:
+    """Uniform [0, 1) draws for one sampled step, read from a Generator in call order.
+
+    The ids and times passed in say which trajectory (``i = b * N + n``) and
+    time step each draw belongs to; this class ignores them, :class:`ArrayDraws`
+    uses them to look pre-drawn values up.
+    """
+
+    def __init__(self, rng: np.random.Generator):
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        self.rng = rng
+
+    def initial(self, n: int) -> np.ndarray:
+        """float[n]: one draw per trajectory for its start state."""
+        return self.rng.random(n)
+
+    def lengths(self, n: int) -> np.ndarray:
+        """float[n]: one draw per trajectory for its geometric length."""
+        return self.rng.random(n)
+
+    def step(self, t: int, ids: np.ndarray, width: int) -> np.ndarray:
+        """float[width, len(ids)]: row 0 picks the outcome, row 1 (if any) the continuation."""
+        return self.rng.random((width, ids.size))
+
+    def actions(self, ids: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """float[M]: one draw per recorded step for its action."""
+        return self.rng.random(ids.size)
+
+
+@dataclass
+class ArrayDraws(UniformSource):
+    """Pre-drawn uniforms indexed by trajectory and time (for reference tests).
+
+    Attributes:
+      initial_u: float[BN]; length_u: float[BN]; step_u: float[2, BN, T];
+      action_u: float[BN, T].
+    """
+
+    initial_u: np.ndarray
+    length_u: np.ndarray
+    step_u: np.ndarray
+    action_u: np.ndarray
+
+    def initial(self, n: int) -> np.ndarray:
+        return self.initial_u[:n]
+
+    def lengths(self, n: int) -> np.ndarray:
+        return self.length_u[:n]
+
+    def step(self, t: int, ids: np.ndarray, width: int) -> np.ndarray:
+        if t >= self.step_u.shape[2]:
+            raise ValueError(f"ArrayDraws holds {self.step_u.shape[2]} time steps; step {t} requested")
+        return self.step_u[:width, ids, t]
+
+    def actions(self, ids: np.ndarray, times: np.ndarray) -> np.ndarray:
+        return self.action_u[ids, times]
+
+
+def _as_source(rng: np.random.Generator | UniformSource) -> UniformSource:
+    if isinstance(rng, UniformSource):
+        return rng
+    return UniformSource(rng)
+
+
+def geometric_length(u: np.ndarray, c0: float) -> np.ndarray:
+    """Episode length L >= 1 with P(L > l) = c0^l, by inversion of u in [0, 1). -> int[...]."""
+    L = 1.0 + np.floor(np.log1p(-np.asarray(u)) / np.log(c0))
+    return np.minimum(L, MAX_EPISODE_STEPS).astype(np.int64)
+
+
+def inverse_cdf(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Index k with cum[k-1] <= u * cum[-1] < cum[k] (rows of cum: float[..., K]) -> int[...]."""
+    target = u * cum[..., -1]
+    return np.minimum((cum[..., :-1] <= target[..., None]).sum(axis=-1), cum.shape[-1] - 1)
+
+
+# --------------------------------------------------------------- trajectories
+@dataclass(frozen=True)
+class Transitions:
+    """The steps sampled in one optimisation step: trajectory-major (time
+    ascending) when actions were drawn, time-major otherwise.
+
+    Attributes (M recorded steps):
+      traj: int[M] trajectory id ``b * N + n``.
+      time: int[M] time step t (0 = start).
+      flat_state: int[M] ``b * S + s_t``; flat_next: int[M] ``b * S + s_{t+1}``
+        (meaningful where ``cont``).
+      outcome: int[M] outcome k_t.
+      action: int[M] sampled action, or None when the method needs none.
+      reward: float[M] realised reward r_t, or None (the MDP pays action
+        rewards and no action was drawn).
+      cont: bool[M] the episode continues to s_{t+1}.
+      n_states: S; n_trajectories: N.
+    Derived: mdp, state, next_state (int[M]).
+    """
+
+    traj: np.ndarray
+    time: np.ndarray
+    flat_state: np.ndarray
+    flat_next: np.ndarray
+    outcome: np.ndarray
+    action: np.ndarray | None
+    reward: np.ndarray | None
+    cont: np.ndarray
+    n_states: int
+    n_trajectories: int
+
+    @property
+    def mdp(self) -> np.ndarray:
+        return self.flat_state // self.n_states
+
+    @property
+    def state(self) -> np.ndarray:
+        return self.flat_state % self.n_states
+
+    @property
+    def next_state(self) -> np.ndarray:
+        return self.flat_next % self.n_states
+
+
+# ---------------------------------------------------------------- row context
+@dataclass(frozen=True)
+class _RowShape:
+    B: int
+    S: int
+    A: int
+
+
+class _RowContext:
+    """The visited rows as a batch of one MDP with R states (duck-types
+    ``methods.DistillContext``; fields are computed only when a part reads them)."""
+
+    def __init__(self, est: "SampledEstimator", rows: np.ndarray, logits_rows: np.ndarray,
+                 lse_rows: np.ndarray, student_value: np.ndarray | None):
+        self._est = est
+        self._rows = rows
+        self.mdps = _RowShape(1, rows.size, est.A)
+        self.student_logits = logits_rows[None]
+        self._lse = lse_rows
+        tv = est.teacher.value
+        self.teacher_value = None if tv is None else tv.reshape(-1)[rows][None]
+        self.student_value = None if student_value is None else student_value.reshape(-1)[rows][None]
+
+    @cached_property
+    def teacher_pi(self) -> np.ndarray:
+        return self._est._ws.take("teacher_pi", self._est._teacher_flat, self._rows)[None]
+
+    @cached_property
+    def teacher_log_pi(self) -> np.ndarray:
+        return self._est._ws.take("teacher_log_pi", self._est._teacher_log_flat, self._rows)[None]
+
+    @cached_property
+    def student_log_pi(self) -> np.ndarray:
+        return self.student_logits - self._lse[None, :, None]
+
+    @cached_property
+    def student_pi(self) -> np.ndarray:
+        if "student_log_pi" in self.__dict__:
+            return np.exp(self.student_log_pi)
+        pi = self._est._ws.get("student_pi", self.student_logits.shape)
+        np.subtract(self.student_logits, self._lse[None, :, None], out=pi)
+        return np.exp(pi, out=pi)
+
+    def require_teacher_value(self) -> np.ndarray:
+        if self.teacher_value is None:
+            raise ValueError("this method needs a teacher critic V_pi (teacher_value)")
+        return self.teacher_value
+
+    def require_student_value(self) -> np.ndarray:
+        if self.student_value is None:
+            raise ValueError("this method needs a student critic V_theta (student_value)")
+        return self.student_value
+
+
+class _Workspace:
+    """Reusable buffers for per-step ``[R, A]`` arrays.
+
+    R changes every step; fresh multi-megabyte arrays cost page faults each
+    time (measured: about as much as the arithmetic at |A| = 4096), so the
+    buffers grow when needed and are otherwise reused. Views into them live
+    only within one step.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        size = int(np.prod(shape))
+        buf = self._buffers.get(name)
+        if buf is None or buf.size < size:
+            buf = np.empty(max(size, int(1.5 * (0 if buf is None else buf.size))))
+            self._buffers[name] = buf
+        return buf[:size].reshape(shape)
+
+    def take(self, name: str, table: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """table[rows] for a 2-D table, into a reused buffer."""
+        out = self.get(name, (rows.size, table.shape[1]))
+        # mode="clip": rows are valid, and "raise" would buffer the whole output
+        return np.take(table, rows, axis=0, out=out, mode="clip")
+
+
+def _log_sum_exp(x: np.ndarray, ws: _Workspace | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row log-sum-exp of float[R, A], with the unnormalised softmax.
+
+    Returns (lse: float[R], e: float[R, A], z: float[R]) with softmax = e / z[:, None].
+    """
+    m = x.max(axis=1)
+    e = np.subtract(x, m[:, None], out=None if ws is None else ws.get("exp", x.shape))
+    np.exp(e, out=e)
+    z = e.sum(axis=1)
+    return m + np.log(z), e, z
+
+
+# ------------------------------------------------------------------ estimator
+class SampledEstimator:
+    """Sampled estimate of Eq. (1) for one method on a batch of MDPs.
+
+    Args:
+      mdps: the batch (gamma must be 1: undiscounted, episodic convention).
+      teacher: ``methods.Teacher`` (``pi: float[B, S, A]``; ``value: float[B, S]``
+        when the method needs a teacher critic).
+      method: a ``methods.Method`` or its registry name.
+      n_trajectories: N, trajectories per MDP per optimisation step.
+      record_rewards: also draw actions when the MDP pays action rewards, so that
+        ``Transitions.reward`` is always set (a TD critic needs it).
+    """
+
+    def __init__(self, mdps: TabularMDPs, teacher: Teacher, method: Method | str, n_trajectories: int = 1,
+                 record_rewards: bool = False):
+        if mdps.gamma != 1.0:
+            raise ValueError(f"distillation updates are undiscounted and episodic (gamma = 1); got gamma = {mdps.gamma}")
+        method = get_method(method) if isinstance(method, str) else method
+        if not isinstance(method, Method):
+            raise TypeError(f"method must be a methods.Method or a registry name, got {type(method).__name__}")
+        if not isinstance(teacher, Teacher):
+            raise TypeError(f"teacher must be a methods.Teacher, got {type(teacher).__name__}")
+        if int(n_trajectories) != n_trajectories or n_trajectories < 1:
+            raise ValueError(f"n_trajectories (N) must be a positive integer, got {n_trajectories}")
+        if "teacher_value" in method.needs:
+            if teacher.value is None:
+                raise ValueError(f"method {method.name} needs a teacher critic: Teacher.value is None")
+            tv = np.asarray(teacher.value, dtype=np.float64)
+            if tv.shape != (mdps.B, mdps.S):
+                raise ValueError(f"teacher value must be float[B, S]={(mdps.B, mdps.S)}, got {tv.shape}")
+            teacher = Teacher(pi=teacher.pi, value=tv, name=teacher.name)
+        self.mdps, self.method, self.N = mdps, method, int(n_trajectories)
+        self.B, self.S, self.A, self.K = mdps.B, mdps.S, mdps.A, mdps.K
+        tp = mdps.check_policy(teacher.pi, "teacher pi")
+        self.teacher = Teacher(pi=tp, value=teacher.value, name=teacher.name)
+        self._teacher_flat = tp.reshape(-1, self.A)
+        B, S, K = self.B, self.S, self.K
+        self.D = B * S  # sentinel row: a parked (finished) trajectory
+        offs = (np.arange(B) * S)[:, None, None]
+        nxt = (mdps.next_state + offs).reshape(-1)
+        cont = mdps.outcome_continue.reshape(-1)
+        self._next = np.concatenate([nxt, np.full(K, self.D)])
+        self._cont = np.concatenate([cont, np.zeros(K)])
+        self._outcome_reward = mdps.outcome_reward.reshape(-1)
+        positive = np.unique(cont[cont > 0])
+        self.c0 = float(positive[0]) if positive.size == 1 and positive[0] < 1.0 else None
+        if self.c0 is not None:
+            self._next_parked = np.where(self._cont > 0, self._next, self.D)
+        init = mdps.initial
+        self._one_hot_start = bool(np.all((init == 0) | (init == 1)))
+        self._start_cum = np.cumsum(init, axis=1)
+        self._start_state = init.argmax(axis=1)
+        self.need_actions = method.has_score_term or (record_rewards and mdps.action_reward is not None)
+        op = mdps.outcome_prob
+        self._shared_op = op.shape[0] == 1 and op.shape[1] == 1
+        self._groups = None
+        if self._shared_op:
+            self._op00 = op[0, 0]
+            _, first, gid = np.unique(self._op00, axis=0, return_index=True, return_inverse=True)
+            gid = np.asarray(gid).reshape(-1)
+            # group ids numbered by first appearance; grouping is used only when
+            # groups are contiguous ranges of actions (the grid worlds' no-ops)
+            rank = np.argsort(np.argsort(first))
+            gid = rank[gid]
+            starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
+            if starts.size < self.A and np.all(np.diff(gid) >= 0):
+                self._groups = (starts, np.r_[starts[1:], self.A], self._op00[starts])  # lo, hi, op per group
+        self._fixed_marginal = None
+        if method.control == "uniform":
+            # the uniform policy's marginal is the action-average of the outcome table
+            self._fixed_marginal = np.ascontiguousarray(
+                np.broadcast_to(op.mean(axis=2), (B, S, K))).reshape(B * S, K)
+        elif method.control in ("teacher", "mixture"):
+            self._fixed_marginal = mdps.outcome_marginal(tp).reshape(B * S, K)
+        self._bound = None  # logits the sgd_step cache describes
+        self._inv = np.full(B * S + 1, -1, dtype=np.int64)
+        self._ws = _Workspace()
+
+    # -------------------------------------------------------------- caches
+    @cached_property
+    def _teacher_log_flat(self) -> np.ndarray:
+        # Same floor as policies.safe_log; computed once, as the teacher is fixed.
+        return np.log(np.maximum(self._teacher_flat, PROB_FLOOR))
+
+    def _marginal_rows(self, rows: np.ndarray, e: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Outcome marginal of the control policy at flat rows -> float[R, K].
+
+        The student enters as an unnormalised softmax ``e / z[:, None]``
+        (saves a pass over ``[R, A]``)."""
+        if self.method.control in ("teacher", "uniform"):
+            return self._fixed_marginal[rows]
+        if self._groups is not None:
+            lo, _, op_g = self._groups
+            m = np.add.reduceat(e, lo, axis=1) @ op_g
+        elif self._shared_op:
+            m = e @ self._op00
+        else:
+            m = np.einsum("ra,rak->rk", e, self._op_at(rows))
+        m /= z[:, None]
+        if self.method.control == "mixture":
+            m = self.method.beta * self._fixed_marginal[rows] + (1.0 - self.method.beta) * m
+        return m
+
+    def _control_rows(self, ctx: "_RowContext") -> np.ndarray:
+        """q_theta at the visited rows -> float[R, A]."""
+        c = self.method.control
+        if c == "teacher":
+            return ctx.teacher_pi[0]
+        if c == "uniform":
+            return np.full((ctx.mdps.S, self.A), 1.0 / self.A)
+        if c == "mixture":
+            return self.method.beta * ctx.teacher_pi[0] + (1.0 - self.method.beta) * ctx.student_pi[0]
+        return ctx.student_pi[0]
+
+    def _op_at(self, rows: np.ndarray) -> np.ndarray:
+        """P(k | s, a) at flat rows -> float[R, A, K] (per-MDP or per-state tables)."""
+        op = self.mdps.outcome_prob
+        b, s = np.divmod(rows, self.S)
+        return op[b if op.shape[0] > 1 else 0, s if op.shape[1] > 1 else 0]
+
+    def _cum_rows(self, m: np.ndarray) -> np.ndarray:
+        cum = np.cumsum(m, axis=1)
+        return cum / cum[:, -1:]
+
+    def _full_cache(self, logits_flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row log-sum-exp float[B*S] and outcome table float[B*S+1, w] (see ``_outcome_table``)."""
+        lse, e, z = _log_sum_exp(logits_flat)
+        rows = np.arange(self.B * self.S)
+        table = self._outcome_table(self._cum_rows(self._marginal_rows(rows, e, z)))
+        # the sentinel row (parked trajectories) always draws outcome 0
+        return lse, np.concatenate([table, np.ones((1, table.shape[1]))])
+
+    def _check_logits(self, logits: np.ndarray) -> np.ndarray:
+        if not isinstance(logits, np.ndarray) or logits.dtype != np.float64:
+            raise TypeError("logits must be a float64 numpy array float[B, S, A]")
+        if logits.shape != (self.B, self.S, self.A):
+            raise ValueError(f"logits must be float[B, S, A]={(self.B, self.S, self.A)}, got {logits.shape}")
+        if not logits.flags.c_contiguous:
+            raise ValueError("logits must be C-contiguous (updated in place through a flat view)")
+        return logits.reshape(-1, self.A)
+
+    def _check_student_value(self, student_value):
+        if "student_value" in self.method.needs:
+            if student_value is None:
+                raise ValueError(f"method {self.method.name} needs student_value (a critic V_theta, float[B, S])")
+        if student_value is not None:
+            student_value = np.asarray(student_value, dtype=np.float64)
+            if student_value.shape != (self.B, self.S):
+                raise ValueError(f"student_value must be float[B, S]={(self.B, self.S)}, got {student_value.shape}")
+        return student_value
+
+    # ------------------------------------------------------------- rollout
+    def _start_states(self, source: UniformSource) -> np.ndarray:
+        BN = self.B * self.N
+        b = np.arange(BN) // self.N
+        if self._one_hot_start:
+            s = self._start_state[b]
+        else:
+            s = inverse_cdf(self._start_cum[b], source.initial(BN))
+        return b * self.S + s
+
+    def _outcome_table(self, cum: np.ndarray) -> np.ndarray:
+        """Comparison table for outcome draws from normalised cumulative rows
+        float[R, K]: the first K-1 cumulative probabilities of each row, padded with 2.0 to a width of 1, 2, 4 or 8 (so that the
+        comparisons of one row can be read as one unsigned integer and counted
+        with ``np.bitwise_count``) -> float[R, w]."""
+        c = cum[:, :-1]
+        w = c.shape[1]
+        width = next((x for x in (1, 2, 4, 8) if x >= w), w)
+        if width == w:
+            return np.ascontiguousarray(c)
+        return np.concatenate([c, np.full((c.shape[0], width - w), 2.0)], axis=1)
+
+    def _draw_outcomes(self, table: np.ndarray, f: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """k = #{j < K-1: cum[f, j] <= u}, i.e. outcome k by inversion -> int[n]."""
+        below = table.take(f, axis=0) <= u[:, None]
+        w = below.shape[1]
+        if w in _UINT_OF_WIDTH:
+            return np.bitwise_count(below.view(_UINT_OF_WIDTH[w]).ravel())  # uint8
+        return below.sum(axis=1)
+
+    def _rollout(self, table: np.ndarray, source: UniformSource):
+        """Run all B*N trajectories in lockstep.
+
+        Returns time-major records (flat state F, outcome k, time t, trajectory
+        id, continues?, flat outcome index F*K + k).
+        """
+        K, D = self.K, self.D
+        f = self._start_states(source)
+        fs, ks, ps = [], [], []
+        if self.c0 is not None:
+            L = geometric_length(source.lengths(f.size), self.c0)
+            order = np.argsort(-L, kind="stable")
+            Lc = L[order]  # live lengths, longest first: the live set is a prefix
+            f = f[order]
+            pos = np.arange(f.size)
+            t, t_end = 0, int(Lc[0])
+            nxt = self._next_parked
+            plain = type(source) is UniformSource  # ids are needed only by injected draws
+            rng = getattr(source, "rng", None)
+            while t < t_end:
+                # every 32 steps drop the parked (ended) trajectories; stop when none is left
+                if t % 32 == 0:
+                    if t:
+                        keep = f < D
+                        if not keep.all():
+                            f, pos, Lc = f[keep], pos[keep], Lc[keep]
+                            if not f.size:
+                                break
+                            t_end = int(Lc[0])
+                    alive = np.searchsorted(-Lc, -np.arange(t, t + 32), side="left").tolist()
+                n = alive[t % 32]
+                if n < f.size:
+                    f, pos, Lc = f[:n], pos[:n], Lc[:n]
+                u = rng.random(n) if plain else source.step(t, order[pos], 1)[0]
+                k = self._draw_outcomes(table, f, u)
+                fs.append(f)
+                ks.append(k)
+                ps.append(pos)
+                f = nxt.take(f * K + k)
+                t += 1
+            n_t = np.array([x.size for x in fs])
+            F = np.concatenate(fs)
+            Kk = np.concatenate(ks)
+            P = np.concatenate(ps)
+            T = np.repeat(np.arange(n_t.size), n_t)
+            real = F < D
+            F, Kk, T, P = F[real], Kk[real].astype(np.int64), T[real], P[real]
+            fk = F * K + Kk
+            cont = (self._cont[fk] > 0) & (T + 1 < L[order][P])
+            traj = order[P]
+        else:
+            pos = np.arange(f.size)
+            cs = []
+            t = 0
+            while f.size:
+                if t >= MAX_EPISODE_STEPS:
+                    raise RuntimeError(f"an episode exceeded {MAX_EPISODE_STEPS} steps (improper control policy?)")
+                u = source.step(t, pos, 2)
+                k = self._draw_outcomes(table, f, u[0])
+                fk = f * K + k
+                c = u[1] < self._cont.take(fk)
+                fs.append(f)
+                ks.append(k)
+                ps.append(pos)
+                cs.append(c)
+                f = self._next.take(fk)[c]
+                pos = pos[c]
+                t += 1
+            n_t = np.array([x.size for x in fs])
+            F = np.concatenate(fs)
+            Kk = np.concatenate(ks).astype(np.int64)
+            traj = np.concatenate(ps)
+            cont = np.concatenate(cs)
+            T = np.repeat(np.arange(n_t.size), n_t)
+            fk = F * K + Kk
+        return F, Kk, T, traj, cont, fk
+
+    # --------------------------------------------------------- action draws
+    def _draw_actions(self, r: np.ndarray, F: np.ndarray, Kk: np.ndarray, pi_rows: np.ndarray,
+                      u: np.ndarray) -> np.ndarray:
+        """a ~ P(a | s, k) proportional to pi_theta(a | s) P(k | s, a), by inversion of u."""
+        if self._groups is None:
+            op_k = self._op00[:, Kk].T if self._shared_op else np.take_along_axis(
+                self._op_at(F), Kk[:, None, None], axis=2)[..., 0]
+            w = np.cumsum(pi_rows[r] * op_k, axis=1)
+            return inverse_cdf(w, u)
+        lo, hi, op_g = self._groups
+        cpi = np.cumsum(pi_rows, axis=1, out=self._ws.get("cumsum", pi_rows.shape))
+        cflat = cpi.reshape(-1)
+        before = np.concatenate([np.zeros((cpi.shape[0], 1)), cpi[:, lo[1:] - 1]], axis=1)  # cum mass before group
+        mass = np.concatenate([before[:, 1:], cpi[:, -1:]], axis=1) - before
+        wg = mass[r] * op_g[:, Kk].T  # [M, G]
+        cwg = np.cumsum(wg, axis=1)
+        target = u * cwg[:, -1]
+        g = np.minimum((cwg[:, :-1] <= target[:, None]).sum(axis=1), lo.size - 1)
+        idx = np.arange(r.size)
+        below = np.where(g > 0, cwg[idx, np.maximum(g - 1, 0)], 0.0)
+        residual = (target - below) / op_g[g, Kk]
+        # first action a in [lo_g, hi_g) with cpi[r, a] > before[r, g] + residual (binary search)
+        goal = before[r, g] + residual
+        base = r * self.A
+        left, right = base + lo[g], base + hi[g] - 1
+        while True:
+            active = left < right
+            if not active.any():
+                break
+            mid = (left + right) // 2
+            go_right = cflat[mid] <= goal
+            left = np.where(active & go_right, mid + 1, left)
+            right = np.where(active & ~go_right, mid, right)
+        return left - base
+
+    # ---------------------------------------------------------------- core
+    def _estimate_rows(self, logits_flat: np.ndarray, lse: np.ndarray, table: np.ndarray,
+                       source: UniformSource, student_value: np.ndarray | None, scale: float):
+        """One sampled step. Returns (rows, scale * N * G_rows, logits_rows, transitions).
+
+        ``scale`` multiplies the per-trajectory sum (1/N for the update, lr/N for
+        an SGD step), applied to per-row coefficients before any [R, A] product.
+        """
+        A, meth = self.A, self.method
+        F, Kk, T, traj, cont, fk = self._rollout(table, source)
+        counts = np.bincount(F, minlength=self.B * self.S)
+        rows = np.flatnonzero(counts)
+        inv = self._inv
+        inv[rows] = np.arange(rows.size)
+        logits_rows = self._ws.take("logits", logits_flat, rows)
+        ctx = _RowContext(self, rows, logits_rows, lse[rows], student_value)
+        G = None
+        action = reward = None
+        if self.need_actions:
+            # trajectory-major order: the next step of record j is j + 1 when cont[j]
+            order = np.lexsort((T, traj))
+            F, Kk, T, traj, cont, fk = F[order], Kk[order], T[order], traj[order], cont[order], fk[order]
+            r = inv[F]
+            pi = ctx.student_pi[0] if meth.control == "student" else None
+            action = self._draw_actions(r, F, Kk, self._control_rows(ctx) if pi is None else pi,
+                                        source.actions(traj, T))
+            reward = self._outcome_reward[fk]
+            if self.mdps.action_reward is not None:
+                reward = reward + self.mdps.action_reward.reshape(-1, A)[F, action]
+            if meth.has_score_term:
+                nxt_f = self._next[fk]
+                r_next = np.where(cont, inv[nxt_f], 0)
+                a_next = np.r_[action[1:], 0]
+                rhat = np.zeros(F.size)
+                if meth.reward_sa is not None:
+                    rhat += meth.reward_sa(ctx)[0][r, action]
+                if meth.reward_state is not None:
+                    rhat += meth.reward_state(ctx)[0][r]
+                if meth.env_reward:
+                    rhat += reward
+                if meth.reward_next_state is not None:
+                    rhat += np.where(cont, meth.reward_next_state(ctx)[0][r_next], 0.0)
+                if meth.reward_next_sa is not None:
+                    rhat += np.where(cont, meth.reward_next_sa(ctx)[0][r_next, a_next], 0.0)
+                if meth.bootstrap is not None:
+                    W = rhat + np.where(cont, meth.bootstrap(ctx)[0][r_next], 0.0)
+                else:
+                    # return-to-go within each trajectory: suffix sums, cut at trajectory ends
+                    suffix = np.cumsum(rhat[::-1])[::-1]
+                    last = np.flatnonzero(np.r_[traj[1:] != traj[:-1], True])
+                    seg_end = np.repeat(last, np.diff(np.r_[-1, last]))
+                    W = suffix - np.r_[suffix[1:], 0.0][seg_end]
+                W *= scale
+                # -(e_a - pi) W summed per row: pi * sum(W) minus W at the taken action
+                G = np.multiply(pi, np.bincount(r, weights=W, minlength=rows.size)[:, None],
+                                out=self._ws.get("G", pi.shape))
+                np.add.at(G, (r, action), -W)
+        elif self.mdps.action_reward is None:
+            reward = self._outcome_reward[fk]
+        if meth.state_loss is not None:
+            grad = meth.state_loss(ctx)[1][0]
+            weight = (scale * counts[rows])[:, None]
+            if G is None:
+                G = np.multiply(grad, weight, out=self._ws.get("G", grad.shape))
+            else:
+                G += grad * weight
+        if G is None:
+            G = np.zeros((rows.size, A))
+        trans = Transitions(traj=traj, time=T, flat_state=F, flat_next=self._next[fk], outcome=Kk, action=action,
+                            reward=reward, cont=cont, n_states=self.S, n_trajectories=self.N)
+        return rows, G, logits_rows, trans
+
+    # -------------------------------------------------------------- public
+    def update(self, logits: np.ndarray, rng: np.random.Generator | UniformSource,
+               student_value: np.ndarray | None = None) -> tuple[np.ndarray, Transitions]:
+        """Sampled update of Eq. (1) at ``logits``.
+
+        Args:
+          logits: float[B, S, A] student logits theta (not modified).
+          rng: ``numpy.random.Generator`` (or a :class:`UniformSource`).
+          student_value: float[B, S] critic V_theta, for the methods that need it.
+        Returns:
+          (G: float[B, S, A] descent direction, same convention as
+          ``exact.expected_update``; the sampled :class:`Transitions`).
+        """
+        flat = self._check_logits(logits)
+        if not np.isfinite(flat).all():
+            raise ValueError("logits must be finite")
+        student_value = self._check_student_value(student_value)
+        lse, table = self._full_cache(flat)
+        rows, G_rows, _, trans = self._estimate_rows(flat, lse, table, _as_source(rng), student_value,
+                                                     1.0 / self.N)
+        G = np.zeros((self.B * self.S, self.A))
+        G[rows] = G_rows
+        return G.reshape(self.B, self.S, self.A), trans
+
+    def invalidate(self) -> None:
+        """Forget the per-row caches (call after changing logits outside ``sgd_step``)."""
+        self._bound = None
+
+    def sgd_step(self, logits: np.ndarray, lr: float, rng: np.random.Generator | UniformSource,
+                 student_value: np.ndarray | None = None) -> Transitions:
+        """theta <- theta - lr * G, in place, touching only the visited rows.
+
+        Per-row log-sum-exp and control marginals are cached between calls on
+        the same ``logits`` array; if the array is changed elsewhere, call
+        :meth:`invalidate` first. Returns the sampled :class:`Transitions`
+        (e.g. for a TD critic).
+        """
+        flat = self._check_logits(logits)
+        if not np.isfinite(lr):
+            raise ValueError(f"lr must be finite, got {lr}")
+        student_value = self._check_student_value(student_value)
+        if self._bound is not logits:
+            if not np.isfinite(flat).all():
+                raise ValueError("logits must be finite")
+            self._lse, self._table = self._full_cache(flat)
+            self._bound = logits
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below as one error
+            rows, G_rows, logits_rows, trans = self._estimate_rows(flat, self._lse, self._table, _as_source(rng),
+                                                                   student_value, lr / self.N)
+            logits_rows -= G_rows
+            lse, e, z = _log_sum_exp(logits_rows, self._ws)
+        if not np.isfinite(lse).all():
+            self._bound = None
+            raise FloatingPointError("sgd_step produced non-finite logits (learning rate too large?)")
+        flat[rows] = logits_rows
+        self._lse[rows] = lse
+        if self.method.control not in ("teacher", "uniform"):
+            self._table[rows] = self._outcome_table(self._cum_rows(self._marginal_rows(rows, e, z)))
+        return trans
+
+
+def sampled_update(mdps: TabularMDPs, teacher: Teacher, method: Method | str, logits: np.ndarray,
+                   rng: np.random.Generator | UniformSource, n_trajectories: int = 1,
+                   student_value: np.ndarray | None = None) -> np.ndarray:
+    """One sampled estimate of the Eq. (1) update -> float[B, S, A] (see :class:`SampledEstimator`)."""
+    return SampledEstimator(mdps, teacher, method, n_trajectories).update(logits, rng, student_value)[0]

@@ -1,0 +1,270 @@
+"""Distillation runs: optimise tabular softmax students on a batch of MDPs and
+record learning curves with exact evaluation.
+
+The student starts from zero logits, i.e. the uniform policy, in every MDP
+(the same start for every method, so curves differ only by the update).
+Each optimisation step applies ``theta <- theta - lr * G`` with G from the
+exact expected update (``exact.expected_update``) or from the sampled
+estimator (``sampled.SampledEstimator``, N trajectories per MDP per step).
+
+At every checkpoint (step 0, every ``eval_every`` steps, and the last step)
+the student is evaluated exactly: its expected return J(pi_theta) and
+``E_z[sum_t KL(pi(s_t) || pi_theta(s_t))]`` for z in {teacher, student,
+uniform} (Figure 3). KL terms with teacher probability 0 count 0, so greedy
+teachers are fine. The teacher's own return is recorded once.
+
+Sharding: nothing builds an ``[B, S, A, S]`` array, and MDPs never interact,
+so large-|A| runs can be split over MDPs by the caller with
+:func:`subset_teacher` / ``TabularMDPs.subset`` and joined back with
+:func:`DistillResult.concat` (each shard draws from its own seed, so a
+sharded run is reproducible but not bit-identical to an unsharded one).
+
+Determinism: a run is a pure function of its arguments; the same seed gives
+bit-identical results (one ``numpy.random.Generator`` drives every draw).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from . import evaluation as ev
+from .critics import Critic, make_critic
+from .exact import expected_update
+from .mdp import TabularMDPs
+from .methods import DistillContext, Method, Teacher, get_method
+from .policies import kl_divergence, log_softmax, safe_log, uniform_policy
+from .sampled import SampledEstimator
+
+logger = logging.getLogger(__name__)
+
+ESTIMATORS = ("exact", "sampled")
+METRICS = ("return", "kl_teacher", "kl_student", "kl_uniform")
+DEFAULT_N_TRAJECTORIES = 1
+PROGRESS_EVERY_SECONDS = 30.0
+_EVAL_BLOCK_ELEMENTS = 1 << 23
+
+
+@dataclass(frozen=True)
+class DistillResult:
+    """Learning curves of one run (C checkpoints, B MDPs).
+
+    Attributes:
+      steps: int[C] optimisation steps of the checkpoints (0 = before any update).
+      returns: float[C, B] student expected return J(pi_theta).
+      kl_teacher, kl_student, kl_uniform: float[C, B]
+        E_z[sum_t KL(pi(s_t) || pi_theta(s_t))] under trajectories of z.
+      teacher_return: float[B] J(pi).
+      info: run settings (method, estimator, lr, seed, n_trajectories, ...).
+    """
+
+    steps: np.ndarray
+    returns: np.ndarray
+    kl_teacher: np.ndarray
+    kl_student: np.ndarray
+    kl_uniform: np.ndarray
+    teacher_return: np.ndarray
+    info: dict = field(default_factory=dict)
+
+    def metric(self, name: str) -> np.ndarray:
+        if name not in METRICS:
+            raise ValueError(f"unknown metric {name!r}; expected one of {METRICS}")
+        return self.returns if name == "return" else getattr(self, name)
+
+    def to_frame(self, **labels):
+        """Tidy long table: columns step, mdp, metric, value (+ constant ``labels``).
+
+        Metrics: ``return``, ``kl_teacher``, ``kl_student``, ``kl_uniform`` per
+        checkpoint, and ``teacher_return`` repeated at every checkpoint.
+        """
+        import pandas as pd
+
+        C, B = self.returns.shape
+        parts = []
+        for name in METRICS + ("teacher_return",):
+            values = np.broadcast_to(self.teacher_return, (C, B)) if name == "teacher_return" else self.metric(name)
+            parts.append(pd.DataFrame({
+                "step": np.repeat(self.steps, B),
+                "mdp": np.tile(np.arange(B), C),
+                "metric": name,
+                "value": np.asarray(values, dtype=np.float64).reshape(-1),
+            }))
+        frame = pd.concat(parts, ignore_index=True)
+        for key, value in labels.items():
+            frame[key] = value
+        return frame
+
+    @staticmethod
+    def concat(results: list["DistillResult"]) -> "DistillResult":
+        """Join shards run on disjoint MDP subsets (same checkpoints) along B."""
+        if not results:
+            raise ValueError("nothing to concatenate")
+        steps = results[0].steps
+        if any(not np.array_equal(r.steps, steps) for r in results):
+            raise ValueError("shards must share their checkpoint steps")
+        cat = lambda name: np.concatenate([getattr(r, name) for r in results], axis=-1)  # noqa: E731
+        return DistillResult(steps=steps, returns=cat("returns"), kl_teacher=cat("kl_teacher"),
+                             kl_student=cat("kl_student"), kl_uniform=cat("kl_uniform"),
+                             teacher_return=cat("teacher_return"), info=dict(results[0].info))
+
+
+def subset_teacher(teacher: Teacher, index) -> Teacher:
+    """The teacher restricted to the MDPs ``index`` (for sharding along B)."""
+    return Teacher(pi=teacher.pi[index], value=None if teacher.value is None else teacher.value[index],
+                   name=teacher.name)
+
+
+class _Evaluator:
+    """Exact checkpoint metrics; the teacher's and the uniform policy's
+    factorisations are computed once."""
+
+    def __init__(self, mdps: TabularMDPs, teacher_pi: np.ndarray):
+        self.mdps = mdps
+        self.teacher_pi = teacher_pi
+        self.teacher_log = safe_log(teacher_pi)
+        self.teacher_fact = ev.factorise(mdps, teacher_pi)
+        uni = uniform_policy(mdps.B, mdps.S, mdps.A)
+        self.uniform_visits = ev.state_visitation(mdps, uni)
+        self.teacher_visits = self.teacher_fact.solve_visitation(mdps.initial)
+        self.teacher_return = ev.expected_return(mdps, teacher_pi, self.teacher_fact)
+
+    def __call__(self, logits: np.ndarray) -> tuple[np.ndarray, ...]:
+        B, S, A = logits.shape
+        pi = np.empty_like(logits)
+        kl = np.empty((B, S))
+        # blocks of MDPs keep temporaries small when |A| is large
+        step = max(1, _EVAL_BLOCK_ELEMENTS // (S * A))
+        for lo in range(0, B, step):
+            blk = slice(lo, lo + step)
+            log_q = log_softmax(logits[blk])
+            np.exp(log_q, out=pi[blk])
+            kl[blk] = kl_divergence(self.teacher_pi[blk], self.teacher_log[blk], log_q)
+        fact = ev.factorise(self.mdps, pi)
+        ret = ev.expected_return(self.mdps, pi, fact)
+        kl_student = ev.expected_sum(self.mdps, pi, kl, fact)
+        kl_teacher = np.einsum("bs,bs->b", self.teacher_visits, kl)
+        kl_uniform = np.einsum("bs,bs->b", self.uniform_visits, kl)
+        return ret, kl_teacher, kl_student, kl_uniform
+
+
+def _progress_reporter(progress, steps: int) -> Callable[[int, bool], None]:
+    """Periodic progress: a callback receiving a dict, or a logging.Logger (default: module logger)."""
+    start = time.monotonic()
+    last = [start]
+
+    def report(done: int, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - last[0] < PROGRESS_EVERY_SECONDS:
+            return
+        last[0] = now
+        elapsed = now - start
+        rate = done / elapsed if elapsed > 0 else float("inf")
+        eta = (steps - done) / rate if rate > 0 else float("inf")
+        info = {"steps_done": done, "steps": steps, "elapsed_s": elapsed, "steps_per_s": rate, "eta_s": eta}
+        if callable(progress) and not isinstance(progress, logging.Logger):
+            progress(info)
+        else:
+            log = progress if isinstance(progress, logging.Logger) else logger
+            log.info("distill: %d/%d steps, %.1f steps/s, elapsed %.0f s, ETA %.0f s",
+                     done, steps, rate, elapsed, eta)
+
+    return report
+
+
+def distill(
+    mdps: TabularMDPs,
+    teacher: Teacher,
+    method: Method | str,
+    estimator: str = "exact",
+    steps: int = 1000,
+    lr: float = 1.0,
+    seed: int = 0,
+    eval_every: int = 100,
+    n_trajectories: int = DEFAULT_N_TRAJECTORIES,
+    critic: str | dict | Critic | None = None,
+    progress: Callable[[dict], None] | logging.Logger | None = None,
+) -> DistillResult:
+    """Distil ``teacher`` into zero-initialised (uniform) tabular softmax students.
+
+    Args:
+      mdps: B MDPs (gamma = 1).
+      teacher: ``methods.Teacher``; ``value`` is required by Section 4 methods.
+      method: a ``methods.Method`` or its registry name.
+      estimator: ``'exact'`` (expected update) or ``'sampled'`` (Eq. (1) from
+        ``n_trajectories`` trajectories per MDP per step).
+      steps: number of optimisation steps.
+      lr: step size of ``theta <- theta - lr * G``.
+      seed: seed of the run's Generator (sampled estimator only).
+      eval_every: checkpoint spacing (step 0 and the last step are always included).
+      n_trajectories: N for the sampled estimator (default 1: one episode per
+        MDP per step, the single-trajectory Monte Carlo estimate of Eq. (1)).
+      critic: student critic V_theta for methods that need one (value-gated):
+        ``critics.make_critic`` spec; default exact every K = 100 steps. A TD
+        critic needs the sampled estimator.
+      progress: callback receiving a dict (steps_done, steps, elapsed_s,
+        steps_per_s, eta_s) about every 30 s and at the end, or a Logger.
+    Returns:
+      :class:`DistillResult`.
+    """
+    method = get_method(method) if isinstance(method, str) else method
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    if int(steps) != steps or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps}")
+    if int(eval_every) != eval_every or eval_every < 1:
+        raise ValueError(f"eval_every must be a positive integer, got {eval_every}")
+    if not np.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a positive number, got {lr}")
+    if "teacher_value" in method.needs and teacher.value is None:
+        raise ValueError(f"method {method.name} needs a teacher critic: Teacher.value is None")
+    teacher_pi = mdps.check_policy(teacher.pi, "teacher pi")
+    crit = make_critic(critic) if "student_value" in method.needs else None
+    if crit is not None:
+        if crit.needs_transitions and estimator != "sampled":
+            raise ValueError("a TD critic learns from sampled trajectories: use estimator='sampled'")
+        crit.reset(mdps)
+
+    logits = np.zeros((mdps.B, mdps.S, mdps.A))
+    rng = np.random.default_rng(seed)
+    est = None
+    if estimator == "sampled":
+        est = SampledEstimator(mdps, teacher, method, n_trajectories,
+                               record_rewards=crit is not None and crit.needs_transitions)
+    evaluate = _Evaluator(mdps, teacher_pi)
+    checkpoints = sorted(set(range(0, steps + 1, eval_every)) | {steps})
+    curves = {m: [] for m in METRICS}
+    report = _progress_reporter(progress, steps)
+
+    def record() -> None:
+        for name, value in zip(METRICS, evaluate(logits)):
+            curves[name].append(value)
+
+    record()
+    for step in range(steps):
+        v_student = crit.value(step, logits) if crit is not None else None
+        if est is None:
+            ctx = DistillContext(mdps, teacher_pi, logits, teacher.value, v_student)
+            logits -= lr * expected_update(method, ctx)
+        else:
+            trans = est.sgd_step(logits, lr, rng, student_value=v_student)
+            if crit is not None:
+                crit.observe(trans)
+        if step + 1 in checkpoints:
+            record()
+        report(step + 1)
+    report(steps, final=True)
+    return DistillResult(
+        steps=np.array(checkpoints),
+        returns=np.array(curves["return"]),
+        kl_teacher=np.array(curves["kl_teacher"]),
+        kl_student=np.array(curves["kl_student"]),
+        kl_uniform=np.array(curves["kl_uniform"]),
+        teacher_return=evaluate.teacher_return,
+        info={"method": method.name, "estimator": estimator, "lr": float(lr), "seed": int(seed),
+              "steps": int(steps), "n_trajectories": int(n_trajectories),
+              "critic": repr(crit) if crit is not None else None, "teacher": teacher.name},
+    )

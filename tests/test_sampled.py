@@ -1,0 +1,313 @@
+"""Sampled estimator of Eq. (1): unbiasedness against the exact update, equality
+with a plain per-MDP loop fed the same draws, determinism, shapes and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from policy_distillation import environments as E
+from policy_distillation import evaluation as ev
+from policy_distillation import methods as M
+from policy_distillation.exact import expected_update
+from policy_distillation.mdp import TabularMDPs, from_dense
+from policy_distillation.policies import softmax
+from policy_distillation.sampled import (
+    ArrayDraws,
+    SampledEstimator,
+    _RowContext,
+    geometric_length,
+    sampled_update,
+)
+
+METHODS = sorted(M.REGISTRY)
+
+
+# ------------------------------------------------------------------ fixtures
+def random_dense(rng: np.random.Generator, B: int, S: int = 4, A: int = 3, end: float = 0.3) -> TabularMDPs:
+    P = rng.random((B, S, A, S)) ** 3
+    P = P / P.sum(-1, keepdims=True) * (1 - end)
+    R = rng.normal(size=(B, S, A))
+    init = rng.random((B, S))
+    return from_dense(P, R, init / init.sum(1, keepdims=True))
+
+
+def small_grid(rng: np.random.Generator, B: int, A: int, stop: float = 0.1) -> TabularMDPs:
+    cfg = E.GridConfig(rows=3, cols=3, p_wall=0.1, p_goal=0.15, p_pit=0.1, stop_prob=stop)
+    return E.with_actions(E.random_grid_worlds(rng, B, cfg), A, cfg.eta)
+
+
+def teacher_policy(rng: np.random.Generator, B: int, S: int, A: int) -> np.ndarray:
+    pi = rng.random((B, S, A)) ** 2
+    pi[rng.random((B, S, A)) < 0.25] = 0.0  # exact zeros (floored logs)
+    pi[..., 0] += 0.05
+    return pi / pi.sum(-1, keepdims=True)
+
+
+def setup(mdps: TabularMDPs, rng: np.random.Generator):
+    B, S, A = mdps.B, mdps.S, mdps.A
+    pi = teacher_policy(rng, B, S, A)
+    logits = rng.normal(size=(B, S, A))
+    teacher = M.Teacher(pi=pi, value=ev.state_values(mdps, pi))
+    return teacher, logits, ev.state_values(mdps, softmax(logits))
+
+
+def replicate(mdps: TabularMDPs, copies: int) -> TabularMDPs:
+    return mdps.subset(np.repeat(np.arange(mdps.B), copies))
+
+
+# ------------------------------------------------- unbiasedness (all methods)
+@pytest.fixture(scope="module")
+def conformance_cases():
+    rng = np.random.default_rng(7)
+    cases = {}
+    for kind, mdps in (("dense", random_dense(rng, 2)), ("grid_a6", small_grid(rng, 2, A=6))):
+        teacher, logits, v_student = setup(mdps, rng)
+        cases[kind] = (mdps, teacher, logits, v_student)
+    return cases
+
+
+@pytest.mark.parametrize("kind", ["dense", "grid_a6"])
+@pytest.mark.parametrize("name", METHODS)
+def test_mean_matches_exact_update(conformance_cases, kind, name):
+    """|mean - exact| <= 5 standard errors + 1e-3, elementwise, over 240 independent draws
+    (independent copies of each MDP in one batch; each draw averages N = 10 trajectories)."""
+    mdps, teacher, logits, v_student = conformance_cases[kind]
+    method = M.get_method(name)
+    ctx = M.DistillContext(mdps, teacher.pi, logits, teacher.value, v_student)
+    exact = expected_update(method, ctx)
+    copies = 240
+    big = replicate(mdps, copies)
+    rep = lambda x: np.repeat(x, copies, axis=0)  # noqa: E731
+    big_teacher = M.Teacher(pi=rep(teacher.pi), value=rep(teacher.value))
+    est = SampledEstimator(big, big_teacher, method, n_trajectories=10)
+    G, _ = est.update(rep(logits), np.random.default_rng(123), student_value=rep(v_student))
+    G = G.reshape(mdps.B, copies, mdps.S, mdps.A)
+    mean = G.mean(axis=1)
+    se = G.std(axis=1, ddof=1) / np.sqrt(copies)
+    err = np.abs(mean - exact)
+    bound = 5 * se + 1e-3
+    assert np.all(err <= bound), f"{name}/{kind}: max excess {np.max(err - bound):.3g}"
+    assert np.abs(exact).max() > 0
+
+
+# ------------------------------------------- equality with a plain loop (all)
+def reference_update(mdps, teacher, method, logits, draws, N, student_value):
+    """Plain per-MDP, per-trajectory loop over the same draws (the obvious algorithm)."""
+    ctx = M.DistillContext(mdps, teacher.pi, logits, teacher.value, student_value)
+    q = method.control_policy(ctx)
+    pi = ctx.student_pi
+    B, S, A, K = mdps.B, mdps.S, mdps.A, mdps.K
+    op = np.broadcast_to(mdps.outcome_prob, (B, S, A, K))
+    ar = mdps.action_reward if mdps.action_reward is not None else np.zeros((B, S, A))
+    cvals = np.unique(mdps.outcome_continue[mdps.outcome_continue > 0])
+    c0 = cvals[0] if cvals.size == 1 and cvals[0] < 1 else None
+    one_hot = np.all((mdps.initial == 0) | (mdps.initial == 1))
+    grad_l = method.state_loss(ctx)[1] if method.state_loss else np.zeros((B, S, A))
+    part = lambda f: f(ctx) if f is not None else None  # noqa: E731
+    r_sa, r_s, r_ns, r_nsa, boot = (part(method.reward_sa), part(method.reward_state),
+                                    part(method.reward_next_state), part(method.reward_next_sa),
+                                    part(method.bootstrap))
+    G = np.zeros((B, S, A))
+    for b in range(B):
+        for n in range(N):
+            i = b * N + n
+            if one_hot:
+                s = int(np.argmax(mdps.initial[b]))
+            else:
+                cum = np.cumsum(mdps.initial[b])
+                s = min(int(np.sum(cum[:-1] <= draws.initial_u[i] * cum[-1])), S - 1)
+            L = int(geometric_length(draws.length_u[i], c0)) if c0 is not None else None
+            steps, t = [], 0
+            while True:
+                marg = q[b, s] @ op[b, s]
+                cum = np.cumsum(marg)
+                cum = cum / cum[-1]
+                k = int(np.sum(cum[:-1] <= draws.step_u[0, i, t]))
+                a = None
+                if method.has_score_term:
+                    w = np.cumsum(pi[b, s] * op[b, s, :, k])
+                    a = min(int(np.sum(w[:-1] <= draws.action_u[i, t] * w[-1])), A - 1)
+                s2 = int(mdps.next_state[b, s, k])
+                pc = mdps.outcome_continue[b, s, k]
+                cont = (pc > 0 and t + 1 < L) if c0 is not None else bool(draws.step_u[1, i, t] < pc)
+                steps.append((s, a, k, s2, cont))
+                if not cont:
+                    break
+                s, t = s2, t + 1
+            for s_, *_ in steps:
+                G[b, s_] += grad_l[b, s_]
+            if not method.has_score_term:
+                continue
+            rhat = []
+            for j, (s_, a_, k_, s2_, c_) in enumerate(steps):
+                x = 0.0
+                if r_sa is not None:
+                    x += r_sa[b, s_, a_]
+                if r_s is not None:
+                    x += r_s[b, s_]
+                if method.env_reward:
+                    x += mdps.outcome_reward[b, s_, k_] + ar[b, s_, a_]
+                if c_ and r_ns is not None:
+                    x += r_ns[b, s2_]
+                if c_ and r_nsa is not None:
+                    x += r_nsa[b, s2_, steps[j + 1][1]]
+                rhat.append(x)
+            for j, (s_, a_, k_, s2_, c_) in enumerate(steps):
+                if boot is not None:
+                    W = rhat[j] + (boot[b, s2_] if c_ else 0.0)
+                else:
+                    W = sum(rhat[j:])
+                score = -pi[b, s_].copy()
+                score[a_] += 1.0
+                G[b, s_] -= score * W
+    return G / N
+
+
+def make_draws(rng, BN, T=4000):
+    return ArrayDraws(initial_u=rng.random(BN), length_u=rng.random(BN), step_u=rng.random((2, BN, T)),
+                      action_u=rng.random((BN, T)))
+
+
+@pytest.fixture(scope="module")
+def reference_cases():
+    rng = np.random.default_rng(11)
+    cases = {}
+    for kind, mdps in (("dense", random_dense(rng, 3)), ("grid_a4", small_grid(rng, 3, A=4, stop=0.05)),
+                       ("grid_a7", small_grid(rng, 3, A=7, stop=0.05))):
+        cases[kind] = (mdps, *setup(mdps, rng))
+    return cases
+
+
+@pytest.mark.parametrize("kind", ["dense", "grid_a4", "grid_a7"])
+@pytest.mark.parametrize("name", METHODS)
+def test_vectorised_equals_plain_loop(reference_cases, kind, name):
+    mdps, teacher, logits, v_student = reference_cases[kind]
+    method = M.get_method(name)
+    N = 4
+    draws = make_draws(np.random.default_rng(5), mdps.B * N)
+    G, trans = SampledEstimator(mdps, teacher, method, N).update(logits, draws, student_value=v_student)
+    G_ref = reference_update(mdps, teacher, method, logits, draws, N, v_student)
+    np.testing.assert_allclose(G, G_ref, rtol=1e-9, atol=1e-9)
+    assert trans.flat_state.size > mdps.B * N
+
+
+def test_geometric_mode_is_used_on_grids_and_per_step_mode_on_dense(reference_cases):
+    grid, teacher, *_ = reference_cases["grid_a4"]
+    dense, dteacher, *_ = reference_cases["dense"]
+    assert SampledEstimator(grid, teacher, "on_policy_distill").c0 == pytest.approx(0.95)
+    assert SampledEstimator(dense, dteacher, "on_policy_distill").c0 is None
+    assert SampledEstimator(reference_cases["grid_a7"][0], reference_cases["grid_a7"][1],
+                            "entropy_regularised")._groups is not None
+
+
+# ------------------------------------------------------------- row locality
+@pytest.mark.parametrize("name", METHODS)
+def test_method_parts_are_row_local(reference_cases, name):
+    """Parts evaluated on a subset of rows equal the full-context parts at those rows."""
+    mdps, teacher, logits, v_student = reference_cases["grid_a7"]
+    method = M.get_method(name)
+    est = SampledEstimator(mdps, teacher, method)
+    rows = np.array([0, 3, 5, 9, 13, 20, 26])
+    flat = logits.reshape(-1, mdps.A)
+    lse = np.log(np.exp(flat).sum(1))
+    row_ctx = _RowContext(est, rows, flat[rows], lse[rows], v_student)
+    full = M.DistillContext(mdps, teacher.pi, logits, teacher.value, v_student)
+    for attr in ("state_loss",):
+        f = getattr(method, attr)
+        if f is not None:
+            for x, y in zip(f(row_ctx), f(full)):
+                np.testing.assert_allclose(x[0], y.reshape(mdps.B * mdps.S, *y.shape[2:])[rows], atol=1e-12)
+    for attr in ("reward_sa", "reward_state", "reward_next_state", "reward_next_sa", "bootstrap"):
+        f = getattr(method, attr)
+        if f is not None:
+            y = f(full)
+            np.testing.assert_allclose(f(row_ctx)[0], y.reshape(mdps.B * mdps.S, *y.shape[2:])[rows], atol=1e-12)
+
+
+# ------------------------------------------------------- sgd step and seeds
+def test_sgd_step_equals_update_and_keeps_caches(reference_cases):
+    mdps, teacher, logits, _ = reference_cases["grid_a7"]
+    for name in ("on_policy_distill", "entropy_regularised", "mixture_distill", "teacher_distill"):
+        est = SampledEstimator(mdps, teacher, name, n_trajectories=3)
+        theta = logits.copy()
+        for step in range(4):
+            before = theta.copy()
+            G, _ = SampledEstimator(mdps, teacher, name, 3).update(before, np.random.default_rng(step))
+            est.sgd_step(theta, 0.3, np.random.default_rng(step))
+            np.testing.assert_allclose(theta, before - 0.3 * G, atol=1e-12)
+        # the incrementally maintained caches equal a recomputation
+        lse, table = est._full_cache(theta.reshape(-1, mdps.A))
+        np.testing.assert_allclose(est._lse, lse, atol=1e-12)
+        np.testing.assert_allclose(est._table, table, atol=1e-12)
+
+
+def test_seeded_determinism_and_shapes(reference_cases):
+    mdps, teacher, logits, v = reference_cases["dense"]
+    a = sampled_update(mdps, teacher, "n_distill_r", logits, np.random.default_rng(3), n_trajectories=2)
+    b = sampled_update(mdps, teacher, "n_distill_r", logits, np.random.default_rng(3), n_trajectories=2)
+    c = sampled_update(mdps, teacher, "n_distill_r", logits, np.random.default_rng(4), n_trajectories=2)
+    assert a.shape == (mdps.B, mdps.S, mdps.A) and a.dtype == np.float64
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    t1 = logits.copy()
+    t2 = logits.copy()
+    for theta in (t1, t2):
+        est = SampledEstimator(mdps, teacher, "entropy_regularised_r", 2)
+        rng = np.random.default_rng(9)
+        for _ in range(5):
+            trans = est.sgd_step(theta, 0.1, rng)
+    assert np.array_equal(t1, t2)
+    M_ = trans.flat_state.size
+    for x in (trans.traj, trans.time, trans.mdp, trans.state, trans.outcome, trans.action, trans.reward, trans.cont):
+        assert x.shape == (M_,)
+
+
+def test_sgd_step_touches_only_visited_rows(reference_cases):
+    mdps, teacher, logits, _ = reference_cases["grid_a4"]
+    theta = logits.copy()
+    trans = SampledEstimator(mdps, teacher, "on_policy_distill").sgd_step(theta, 0.5, np.random.default_rng(0))
+    changed = np.any(theta != logits, axis=-1).reshape(-1)
+    visited = np.zeros(mdps.B * mdps.S, bool)
+    visited[trans.flat_state] = True
+    assert not np.any(changed & ~visited) and changed.any()
+
+
+def test_geometric_length_law():
+    u = np.random.default_rng(0).random(200_000)
+    L = geometric_length(u, 0.9)
+    assert L.min() == 1
+    assert L.mean() == pytest.approx(10.0, rel=0.02)
+
+
+# ------------------------------------------------------------------- errors
+def test_errors(reference_cases):
+    mdps, teacher, logits, v = reference_cases["dense"]
+    rng = np.random.default_rng(0)
+    est = SampledEstimator(mdps, teacher, "on_policy_distill")
+    with pytest.raises(ValueError, match="float\\[B, S, A\\]"):
+        est.update(logits[:, :, :2].copy(), rng)
+    with pytest.raises(TypeError):
+        est.update(logits.astype(np.float32), rng)
+    with pytest.raises(TypeError, match="Generator"):
+        est.update(logits, 0)
+    bad = logits.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        est.update(bad, rng)
+    with pytest.raises(ValueError, match="student_value"):
+        SampledEstimator(mdps, teacher, "value_gated").update(logits, rng)
+    with pytest.raises(ValueError, match="student_value must be"):
+        SampledEstimator(mdps, teacher, "value_gated").update(logits, rng, student_value=v[:, :2])
+    with pytest.raises(ValueError, match="teacher critic"):
+        SampledEstimator(mdps, M.Teacher(pi=teacher.pi), "td_v_pi")
+    with pytest.raises(ValueError, match="n_trajectories"):
+        SampledEstimator(mdps, teacher, "on_policy_distill", n_trajectories=0)
+    with pytest.raises(ValueError, match="unknown method"):
+        SampledEstimator(mdps, teacher, "no_such_method")
+    disc = from_dense(*mdps.to_dense(), mdps.initial, gamma=0.9)
+    with pytest.raises(ValueError, match="gamma"):
+        SampledEstimator(disc, teacher, "on_policy_distill")
+    with pytest.raises(ValueError, match="teacher pi"):
+        SampledEstimator(mdps, M.Teacher(pi=teacher.pi * 2), "on_policy_distill")
+    with pytest.raises(FloatingPointError):
+        SampledEstimator(mdps, teacher, "entropy_regularised").sgd_step(logits.copy(), 1e308, rng)
