@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -99,7 +101,7 @@ class Claim:
     paper: str
     measured: dict = field(default_factory=dict)
     criterion: str = ""
-    holds: bool = False
+    holds: bool | None = False  # None: the results at hand cannot decide it (see justification)
     justification: str = ""
 
 
@@ -686,8 +688,28 @@ def render_markdown(claims: list[Claim]) -> str:
         ours = "<br>".join(f"{k}: {_fmt(v)}" for k, v in c.measured.items())
         lines.append(
             f"| {c.id}. {c.figure}: {cell(c.statement)} | {cell(c.paper)} | {cell(ours)} | {cell(c.criterion)} | "
-            f"{'**yes**' if c.holds else '**no**'} |"
+            f"{ {True: '**yes**', False: '**no**', None: 'n/a'}[c.holds] } |"
         )
-    n = sum(c.holds for c in claims)
-    why = "\n".join(f"- Claim {c.id} ({'holds' if c.holds else 'fails'}): {c.justification}" for c in claims)
-    return f"{n} of {len(claims)} claims hold.\n\n" + "\n".join(lines) + "\n\n" + why + "\n"
+    n = sum(c.holds is True for c in claims)
+    undecided = sum(c.holds is None for c in claims)
+    why = "\n".join(f"- Claim {c.id} ({_verdict(c.holds)}): {c.justification}" for c in claims)
+    head = f"{n} of {len(claims)} claims hold" + (f" ({undecided} could not be checked)" if undecided else "")
+    return head + ".\n\n" + "\n".join(lines) + "\n\n" + why + "\n"
+
+
+def _verdict(holds: bool | None) -> str:
+    return {True: "holds", False: "fails", None: "not checked"}[holds]
+
+
+def evaluate(checks: list[tuple[int, str, Callable[[], Claim]]]) -> list[Claim]:
+    """Run claim checks ``(id, figure, thunk)``; a check whose inputs cannot
+    decide it (ValueError: a missing method, too few settings) becomes a Claim
+    with ``holds=None`` and the reason, so one thin result never hides the others."""
+    out = []
+    for cid, figure, thunk in checks:
+        try:
+            out.append(thunk())
+        except ValueError as err:
+            out.append(Claim(id=cid, figure=figure, statement=f"SPEC section 5, claim {cid}", paper="",
+                             holds=None, justification=f"not checkable with these results: {err}"))
+    return out

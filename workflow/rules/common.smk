@@ -36,11 +36,12 @@ def lr(wildcards):
 
 
 def grid_params(wildcards=None):
-    return dict(config["grid"])
+    # sorted: params are compared by their text, so key order must not trigger reruns
+    return dict(sorted(config["grid"].items()))
 
 
 def teacher_params(wildcards=None):
-    return dict(config["teacher"])
+    return dict(sorted(config["teacher"].items()))
 
 
 def fig3_runs(wildcards=None):
