@@ -7,6 +7,8 @@ rule aggregate_fig3:
         speedup="data/results/fig3_speedup.csv",
     log:
         "logs/aggregate/fig3.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/aggregate.py"
 
@@ -19,6 +21,8 @@ rule aggregate_fig4:
         summary="data/results/fig4_per_mdp.csv.gz",
     log:
         "logs/aggregate/fig4.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/aggregate.py"
 
@@ -31,6 +35,8 @@ rule aggregate_fig5:
         summary="data/results/fig5_per_mdp.csv.gz",
     log:
         "logs/aggregate/fig5.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/aggregate.py"
 
@@ -43,6 +49,8 @@ rule aggregate_fig6:
         summary="data/results/fig6_per_mdp.csv.gz",
     log:
         "logs/aggregate/fig6.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/aggregate.py"
 
@@ -54,5 +62,7 @@ rule aggregate_fig2:
         curves="data/results/fig2_trajectories.csv",
     log:
         "logs/aggregate/fig2.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/aggregate_counterexample.py"

@@ -77,6 +77,21 @@ def all_targets():
     )
 
 
+FIGURE_TABLES = {
+    "fig2": "fig2_trajectories",
+    "fig3_left": "fig3_curves",
+    "fig3_right": "fig3_speedup",
+    "fig4": "fig4_curves",
+    "fig5": "fig5_curves",
+    "fig6": "fig6_curves",
+    "fig9": "fig6_curves",
+}
+
+
+def figure_table(wildcards):
+    return f"data/results/{FIGURE_TABLES[wildcards.fig]}.csv"
+
+
 wildcard_constraints:
     shard=r"\d{3}",
     T=r"\d+",

@@ -15,6 +15,8 @@ rule distill_fig3:
         "logs/runs/fig3/tau{tau}/{method}/{shard}.log",
     benchmark:
         "benchmarks/runs/fig3/tau{tau}/{method}/{shard}.tsv"
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/distill_fig3.py"
 
@@ -39,6 +41,8 @@ rule distill_fig4:
         "logs/runs/fig4/A{A}/{method}/{shard}.log",
     benchmark:
         "benchmarks/runs/fig4/A{A}/{method}/{shard}.tsv"
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/distill_fig4.py"
 
@@ -61,6 +65,8 @@ rule distill_fig5:
         "logs/runs/fig5/{method}/{shard}.log",
     benchmark:
         "benchmarks/runs/fig5/{method}/{shard}.tsv"
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/distill_fig5.py"
 
@@ -77,6 +83,8 @@ rule distill_chain:
         seed=config["seed"],
     log:
         "logs/runs/fig6/T{T}/{teacher}/{method}.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/distill_chain.py"
 
@@ -91,5 +99,7 @@ rule counterexample:
         start=config["figure2"]["start"],
     log:
         "logs/runs/fig2/{method}.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/counterexample.py"

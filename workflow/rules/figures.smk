@@ -1,18 +1,3 @@
-FIGURE_TABLES = {
-    "fig2": "fig2_trajectories",
-    "fig3_left": "fig3_curves",
-    "fig3_right": "fig3_speedup",
-    "fig4": "fig4_curves",
-    "fig5": "fig5_curves",
-    "fig6": "fig6_curves",
-    "fig9": "fig6_curves",
-}
-
-
-def figure_table(wildcards):
-    return f"data/results/{FIGURE_TABLES[wildcards.fig]}.csv"
-
-
 rule figure:
     input:
         figure_table,
@@ -25,5 +10,7 @@ rule figure:
         fig4_mdps=config["figure4"]["n_mdps"],
     log:
         "logs/figures/{fig}.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/plot.py"

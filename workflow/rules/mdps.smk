@@ -8,5 +8,7 @@ rule grid_worlds:
         n_mdps=config["n_mdps"],
     log:
         "logs/mdps/grid_{shard}.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/make_grid_worlds.py"

@@ -16,6 +16,8 @@ rule claims:
         seed=config["seed"],
     log:
         "logs/report/claims.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/claims.py"
 
@@ -29,5 +31,7 @@ rule table1:
         "logs/report/table1.log",
     benchmark:
         "benchmarks/report/table1.tsv"
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/table1.py"

@@ -10,6 +10,8 @@ rule q_teacher:
         "logs/teachers/q_{shard}.log",
     benchmark:
         "benchmarks/teachers/q_{shard}.tsv"
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/train_teacher.py"
 
@@ -30,5 +32,7 @@ rule noisy_teacher:
         "logs/teachers/noisy_{shard}.log",
     benchmark:
         "benchmarks/teachers/noisy_{shard}.tsv"
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/noisy_teacher.py"
