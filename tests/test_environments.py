@@ -324,3 +324,17 @@ def test_counterexample_return_closed_form(p, q):
 def test_counterexample_rejects_wrong_reward_count():
     with pytest.raises(ValueError, match="rewards must hold 4 numbers"):
         env.counterexample((1.0, 2.0, 3.0))
+
+
+@pytest.mark.parametrize("T, stop", [(1, 0.01), (5, 0.01), (7, 0.2)])
+def test_chain_stop_probability_discounts_the_optimal_return(T, stop):
+    from policy_distillation.environments import chain
+    from policy_distillation.evaluation import state_values
+
+    mdps = chain(T, stop_prob=stop)
+    right = np.zeros((1, 2 * T + 1, 2))
+    right[..., 1] = 1.0
+    # T moves to the +1 end; the T - 1 moves into interior states each survive with 1 - stop
+    assert state_values(mdps, right)[0, T] == pytest.approx((1 - stop) ** (T - 1), abs=1e-12)
+    with pytest.raises(ValueError, match="stop_prob"):
+        chain(T, stop_prob=1.0)

@@ -181,22 +181,27 @@ def with_actions(mdps: TabularMDPs, n_actions: int, eta: float) -> TabularMDPs:
 LEFT, RIGHT = 0, 1
 
 
-def chain(T: int, gamma: float = 1.0) -> TabularMDPs:
+def chain(T: int, gamma: float = 1.0, stop_prob: float = 0.0) -> TabularMDPs:
     """Corridor of 2T + 1 states (SPEC 2.3), as a batch of one MDP.
 
     The agent starts in state T (the middle); actions 0 = left, 1 = right move
     deterministically; entering state 0 pays -1 and ends the episode, entering
     state 2T pays +1 and ends it. The end states are kept (never occupied) so
-    that S = 2T + 1.
+    that S = 2T + 1. With ``stop_prob > 0`` every other step also ends the
+    episode with that probability, as in the grid worlds: sampled students that
+    learn to pace back and forth (TD + V_pi with the adversarial teacher) then
+    still have finite episodes.
     """
     if int(T) != T or T < 1:
         raise ValueError(f"chain half-length T must be an integer >= 1, got {T}")
+    if not 0.0 <= stop_prob < 1.0:
+        raise ValueError(f"stop_prob must lie in [0, 1), got {stop_prob}")
     T = int(T)
     S = 2 * T + 1
     s = np.arange(S)
     nxt = np.stack([np.maximum(s - 1, 0), np.minimum(s + 1, S - 1)], axis=-1)[None]  # [1, S, 2]
     reward = np.where(nxt == 0, -1.0, np.where(nxt == S - 1, 1.0, 0.0))
-    cont = np.where((nxt == 0) | (nxt == S - 1), 0.0, 1.0)
+    cont = np.where((nxt == 0) | (nxt == S - 1), 0.0, 1.0 - stop_prob)
     op = np.eye(2)[None, None]  # action a -> outcome a
     initial = np.zeros((1, S))
     initial[0, T] = 1.0

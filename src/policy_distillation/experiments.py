@@ -153,7 +153,7 @@ def figure5_run(mdps: TabularMDPs, teacher: dict, method: str, lr: float, steps:
 
 
 def chain_run(T: int, teacher: str, method: str, lr: float, steps: int, eval_every: int, replicas: int,
-              n_trajectories: int, seed: int) -> dict:
+              n_trajectories: int, seed: int, stop_prob: float) -> dict:
     """Figures 6 and 9: the chain with the optimal or adversarial teacher.
 
     Sampled updates on ``replicas`` independent copies of the chain (one
@@ -161,7 +161,7 @@ def chain_run(T: int, teacher: str, method: str, lr: float, steps: int, eval_eve
     to reward only (the shaping telescopes to a baseline, R_t - V_pi(s_t)), so
     the difference the paper shows is one of estimator variance.
     """
-    one = envs.chain(T)
+    one = envs.chain(T, stop_prob=stop_prob)
     mdps = TabularMDPs(
         initial=np.repeat(one.initial, replicas, 0), next_state=np.repeat(one.next_state, replicas, 0),
         outcome_prob=one.outcome_prob, outcome_reward=np.repeat(one.outcome_reward, replicas, 0),

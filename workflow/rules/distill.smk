@@ -79,6 +79,7 @@ rule distill_chain:
         steps=config["figure6"]["steps"],
         eval_every=config["figure6"]["eval_every"],
         replicas=config["figure6"]["replicas"],
+        stop_prob=config["figure6"]["stop_prob"],
         n_trajectories=config["n_trajectories"],
         seed=config["seed"],
     log:
