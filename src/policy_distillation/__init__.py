@@ -5,7 +5,9 @@ Array letters: ``B`` MDPs, ``S`` states, ``A`` actions, ``K`` outcomes,
 directions under the undiscounted episodic convention (see ``methods``).
 """
 
-from .environments import GridConfig, chain, counterexample, random_grid_worlds, with_actions
+# (the counterexample MDP stays in .environments: re-exporting it here would
+# shadow the submodule ``policy_distillation.counterexample``)
+from .environments import GridConfig, chain, random_grid_worlds, with_actions
 from .evaluation import (
     action_values,
     expected_return,
@@ -24,7 +26,7 @@ from .sampled import SampledEstimator, sampled_update
 from .training import DistillResult, distill
 
 __all__ = [
-    "GridConfig", "chain", "counterexample", "random_grid_worlds", "with_actions",
+    "GridConfig", "chain", "random_grid_worlds", "with_actions",
     "action_values", "expected_return", "expected_sum", "factorise", "optimal_values", "state_values",
     "state_visitation", "value_iteration",
     "expected_update", "TabularMDPs", "from_dense",
