@@ -84,12 +84,13 @@ def _run_dict(result, mdp) -> dict:
 
 
 def figure3_run(mdps: TabularMDPs, Q: np.ndarray, tau: float, method: str, lr: float, steps: int,
-                eval_every: int, n_trajectories: int, seed: int, shard: int, shard_size: int) -> dict:
+                eval_every: int, n_trajectories: int, seed: int, shard: int, shard_size: int,
+                baseline_every: int | None = None) -> dict:
     """Figure 3: cross-entropy distillation of softmax(Q / tau) with the method's control policy."""
     pi = teachers.softmax_policy(Q, tau)
     teacher = Teacher(pi=pi, name=f"softmax tau={tau:g}")
     res = distill(mdps, teacher, method, "sampled", steps=steps, lr=lr, eval_every=eval_every,
-                  n_trajectories=n_trajectories, progress=log, seed=job_seed(seed, "fig3", tau, method, shard))
+                  n_trajectories=n_trajectories, baseline_every=baseline_every, progress=log, seed=job_seed(seed, "fig3", tau, method, shard))
     run = _run_dict(res, mdp_ids(shard, shard_size, mdps.B))
     run["teacher_entropy"] = teachers.teacher_determinism(mdps, pi)
     return run
@@ -97,7 +98,7 @@ def figure3_run(mdps: TabularMDPs, Q: np.ndarray, tau: float, method: str, lr: f
 
 def figure4_run(mdps: TabularMDPs, Q: np.ndarray, n_actions: int, method: str, lr: float, steps: int,
                 eval_every: int, n_trajectories: int, seed: int, shard: int, n_mdps: int, shard_size: int,
-                epsilon: float, discount: float) -> dict:
+                epsilon: float, discount: float, baseline_every: int | None = None) -> dict:
     """Figure 4: the first ``n_mdps`` worlds with ``n_actions`` actions (extra ones no-ops).
 
     Teacher: epsilon-greedy over the extended Q (``teachers.extend_q``): the
@@ -115,7 +116,7 @@ def figure4_run(mdps: TabularMDPs, Q: np.ndarray, n_actions: int, method: str, l
     del Qx
     teacher = Teacher(pi=pi, name=f"epsilon-greedy |A|={n_actions}")
     res = distill(sub, teacher, method, "sampled", steps=steps, lr=lr, eval_every=eval_every,
-                  n_trajectories=n_trajectories, progress=log, seed=job_seed(seed, "fig4", n_actions, method, shard))
+                  n_trajectories=n_trajectories, baseline_every=baseline_every, progress=log, seed=job_seed(seed, "fig4", n_actions, method, shard))
     return _run_dict(res, mdp_ids(shard, shard_size, n))
 
 
@@ -138,11 +139,12 @@ def noisy_teacher(mdps: TabularMDPs, Q: np.ndarray, noise: float, critic: str, m
 
 
 def figure5_run(mdps: TabularMDPs, teacher: dict, method: str, lr: float, steps: int, eval_every: int,
-                n_trajectories: int, critic_every: int, seed: int, shard: int, shard_size: int) -> dict:
+                n_trajectories: int, critic_every: int, seed: int, shard: int, shard_size: int,
+                baseline_every: int | None = None) -> dict:
     """Figure 5: distil the noisy teacher (with its critic) with ``method``."""
     t = Teacher(pi=teacher["pi"], value=teacher["value"], name="noisy Q-learning")
     res = distill(mdps, t, method, "sampled", steps=steps, lr=lr, eval_every=eval_every,
-                  n_trajectories=n_trajectories, progress=log, seed=job_seed(seed, "fig5", method, shard),
+                  n_trajectories=n_trajectories, baseline_every=baseline_every, progress=log, seed=job_seed(seed, "fig5", method, shard),
                   critic={"kind": "exact", "every": critic_every})
     run = _run_dict(res, mdp_ids(shard, shard_size, mdps.B))
     # Figure 5 compares students with the teacher before the flips (Section 4:
@@ -153,7 +155,7 @@ def figure5_run(mdps: TabularMDPs, teacher: dict, method: str, lr: float, steps:
 
 
 def chain_run(T: int, teacher: str, method: str, lr: float, steps: int, eval_every: int, replicas: int,
-              n_trajectories: int, seed: int, stop_prob: float) -> dict:
+              n_trajectories: int, seed: int, stop_prob: float, baseline_every: int | None = None) -> dict:
     """Figures 6 and 9: the chain with the optimal or adversarial teacher.
 
     Sampled updates on ``replicas`` independent copies of the chain (one
@@ -172,7 +174,7 @@ def chain_run(T: int, teacher: str, method: str, lr: float, steps: int, eval_eve
     if t is None:
         raise ValueError(f"chain teacher must be 'optimal' or 'adversarial', got {teacher!r}")
     res = distill(mdps, t, method, "sampled", steps=steps, lr=lr, eval_every=eval_every,
-                  n_trajectories=n_trajectories, progress=log, seed=job_seed(seed, "chain", T, teacher, method))
+                  n_trajectories=n_trajectories, baseline_every=baseline_every, progress=log, seed=job_seed(seed, "chain", T, teacher, method))
     return _run_dict(res, np.arange(replicas))
 
 

@@ -585,7 +585,8 @@ class SampledEstimator:
 
     # ---------------------------------------------------------------- core
     def _estimate_rows(self, logits_flat: np.ndarray, lse: np.ndarray, table: np.ndarray,
-                       source: UniformSource, student_value: np.ndarray | None, scale: float):
+                       source: UniformSource, student_value: np.ndarray | None, scale: float,
+                       baseline: np.ndarray | None = None):
         """One sampled step. Returns (rows, scale * N * G_rows, logits_rows, transitions).
 
         ``scale`` multiplies the per-trajectory sum (1/N for the update, lr/N for
@@ -635,6 +636,9 @@ class SampledEstimator:
                     last = np.flatnonzero(np.r_[traj[1:] != traj[:-1], True])
                     seg_end = np.repeat(last, np.diff(np.r_[-1, last]))
                     W = suffix - np.r_[suffix[1:], 0.0][seg_end]
+                if baseline is not None:
+                    # a state-only baseline: E[(e_a - pi) b(s)] = 0, so the mean is unchanged
+                    W = W - baseline[F]
                 W *= scale
                 # -(e_a - pi) W summed per row: pi * sum(W) minus W at the taken action
                 G = np.multiply(pi, np.bincount(r, weights=W, minlength=rows.size)[:, None],
@@ -657,13 +661,16 @@ class SampledEstimator:
 
     # -------------------------------------------------------------- public
     def update(self, logits: np.ndarray, rng: np.random.Generator | UniformSource,
-               student_value: np.ndarray | None = None) -> tuple[np.ndarray, Transitions]:
+               student_value: np.ndarray | None = None,
+               baseline: np.ndarray | None = None) -> tuple[np.ndarray, Transitions]:
         """Sampled update of Eq. (1) at ``logits``.
 
         Args:
           logits: float[B, S, A] student logits theta (not modified).
           rng: ``numpy.random.Generator`` (or a :class:`UniformSource`).
           student_value: float[B, S] critic V_theta, for the methods that need it.
+          baseline: optional float[B, S] state baseline b(s_t) subtracted from the
+            score weight W_t (unbiased; reduces variance, e.g. the pseudo-reward value).
         Returns:
           (G: float[B, S, A] descent direction, same convention as
           ``exact.expected_update``; the sampled :class:`Transitions`).
@@ -674,17 +681,28 @@ class SampledEstimator:
         student_value = self._check_student_value(student_value)
         lse, table = self._full_cache(flat)
         rows, G_rows, _, trans = self._estimate_rows(flat, lse, table, _as_source(rng), student_value,
-                                                     1.0 / self.N)
+                                                     1.0 / self.N, self._check_baseline(baseline))
         G = np.zeros((self.B * self.S, self.A))
         G[rows] = G_rows
         return G.reshape(self.B, self.S, self.A), trans
+
+    def _check_baseline(self, baseline: np.ndarray | None) -> np.ndarray | None:
+        """float[B, S] -> flat float[B * S] (indexed like the sampled flat states)."""
+        if baseline is None:
+            return None
+        b = np.asarray(baseline, dtype=np.float64)
+        if b.shape != (self.B, self.S):
+            raise ValueError(f"baseline must be float[B, S]={self.B, self.S}, got {b.shape}")
+        if not np.isfinite(b).all():
+            raise ValueError("baseline must be finite")
+        return b.reshape(-1)
 
     def invalidate(self) -> None:
         """Forget the per-row caches (call after changing logits outside ``sgd_step``)."""
         self._bound = None
 
     def sgd_step(self, logits: np.ndarray, lr: float, rng: np.random.Generator | UniformSource,
-                 student_value: np.ndarray | None = None) -> Transitions:
+                 student_value: np.ndarray | None = None, baseline: np.ndarray | None = None) -> Transitions:
         """theta <- theta - lr * G, in place, touching only the visited rows.
 
         Per-row log-sum-exp and control marginals are cached between calls on
@@ -703,7 +721,8 @@ class SampledEstimator:
             self._bound = logits
         with np.errstate(over="ignore", invalid="ignore"):  # reported below as one error
             rows, G_rows, logits_rows, trans = self._estimate_rows(flat, self._lse, self._table, _as_source(rng),
-                                                                   student_value, lr / self.N)
+                                                                   student_value, lr / self.N,
+                                                                   self._check_baseline(baseline))
             logits_rows -= G_rows
             lse, e, z = _log_sum_exp(logits_rows, self._ws)
         if not np.isfinite(lse).all():

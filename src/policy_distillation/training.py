@@ -34,7 +34,7 @@ import numpy as np
 
 from . import evaluation as ev
 from .critics import Critic, make_critic
-from .exact import expected_update
+from .exact import expected_update, pseudo_action_values
 from .mdp import TabularMDPs
 from .methods import DistillContext, Method, Teacher, get_method
 from .policies import kl_divergence, log_softmax, safe_log, uniform_policy
@@ -112,6 +112,26 @@ class DistillResult:
                              teacher_return=cat("teacher_return"), info=dict(results[0].info))
 
 
+def pseudo_value(method: Method, mdps: TabularMDPs, teacher: Teacher, logits: np.ndarray,
+                 student_value: np.ndarray | None = None, block: int = 16) -> np.ndarray:
+    """Vhat(s) = sum_a pi_theta(a|s) Qhat(s, a), the exact value of the method's
+    score weight under the student (``exact.pseudo_action_values``) -> float[B, S].
+
+    Computed in blocks of ``block`` MDPs so that |A| = 4096 never holds more than
+    a few [block, S, A] arrays.
+    """
+    out = np.empty((mdps.B, mdps.S))
+    for lo in range(0, mdps.B, block):
+        sl = slice(lo, min(lo + block, mdps.B))
+        sub = mdps.subset(sl)
+        ctx = DistillContext(sub, teacher.pi[sl], logits[sl],
+                             None if teacher.value is None else teacher.value[sl],
+                             None if student_value is None else student_value[sl])
+        Q = pseudo_action_values(method, ctx)
+        out[sl] = np.einsum("bsa,bsa->bs", ctx.student_pi, Q)
+    return out
+
+
 def subset_teacher(teacher: Teacher, index) -> Teacher:
     """The teacher restricted to the MDPs ``index`` (for sharding along B)."""
     return Teacher(pi=teacher.pi[index], value=None if teacher.value is None else teacher.value[index],
@@ -187,6 +207,7 @@ def distill(
     n_trajectories: int = DEFAULT_N_TRAJECTORIES,
     critic: str | dict | Critic | None = None,
     progress: Callable[[dict], None] | logging.Logger | None = None,
+    baseline_every: int | None = None,
 ) -> DistillResult:
     """Distil ``teacher`` into zero-initialised (uniform) tabular softmax students.
 
@@ -205,6 +226,12 @@ def distill(
       critic: student critic V_theta for methods that need one (value-gated):
         ``critics.make_critic`` spec; default exact every K = 100 steps. A TD
         critic needs the sampled estimator.
+      baseline_every: sampled estimator only: subtract the exact value of the
+        pseudo-reward under the current student, Vhat(s_t) (``exact.pseudo_action_values``),
+        recomputed every this many steps, from the score weight. A state-only
+        baseline leaves the expected update unchanged (tested) and removes the
+        variance that one long trajectory's return-to-go brings (~100 summed
+        terms in the grid worlds). None: no baseline.
       progress: callback receiving a dict (steps_done, steps, elapsed_s,
         steps_per_s, eta_s) about every 30 s and at the end, or a Logger.
     Returns:
@@ -244,13 +271,19 @@ def distill(
             curves[name].append(value)
 
     record()
+    if baseline_every is not None and (int(baseline_every) != baseline_every or baseline_every < 1):
+        raise ValueError(f"baseline_every must be a positive integer or None, got {baseline_every}")
+    use_baseline = est is not None and baseline_every is not None and method.has_score_term
+    base = None
     for step in range(steps):
         v_student = crit.value(step, logits) if crit is not None else None
+        if use_baseline and step % baseline_every == 0:
+            base = pseudo_value(method, mdps, teacher, logits, v_student)
         if est is None:
             ctx = DistillContext(mdps, teacher_pi, logits, teacher.value, v_student)
             logits -= lr * expected_update(method, ctx)
         else:
-            trans = est.sgd_step(logits, lr, rng, student_value=v_student)
+            trans = est.sgd_step(logits, lr, rng, student_value=v_student, baseline=base)
             if crit is not None:
                 crit.observe(trans)
         if step + 1 in checkpoints:
@@ -266,5 +299,6 @@ def distill(
         teacher_return=evaluate.teacher_return,
         info={"method": method.name, "estimator": estimator, "lr": float(lr), "seed": int(seed),
               "steps": int(steps), "n_trajectories": int(n_trajectories),
-              "critic": repr(crit) if crit is not None else None, "teacher": teacher.name},
+              "critic": repr(crit) if crit is not None else None, "teacher": teacher.name,
+              "baseline_every": baseline_every if use_baseline else None},
     )

@@ -12,6 +12,6 @@ mdps = TabularMDPs.load(sm.input.mdps)
 with np.load(sm.input.q) as z:
     Q = z["Q"]
 run = figure3_run(mdps, Q, float(w.tau), w.method, p.lr, p.steps, p.eval_every, p.n_trajectories, p.seed, int(w.shard),
-                  p.shard_size)
+                  p.shard_size, p.baseline_every)
 run["labels"] = {"figure": "fig3", "tau": w.tau, "method": w.method}
 save_run(sm.output[0], run)

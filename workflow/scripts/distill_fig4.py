@@ -12,6 +12,6 @@ mdps = TabularMDPs.load(sm.input.mdps)
 with np.load(sm.input.q) as z:
     Q = z["Q"]
 run = figure4_run(mdps, Q, int(w.A), w.method, p.lr, p.steps, p.eval_every, p.n_trajectories, p.seed,
-                  int(w.shard), p.n_mdps, p.shard_size, p.epsilon, p.discount)
+                  int(w.shard), p.n_mdps, p.shard_size, p.epsilon, p.discount, p.baseline_every)
 run["labels"] = {"figure": "fig4", "actions": int(w.A), "method": w.method}
 save_run(sm.output[0], run)

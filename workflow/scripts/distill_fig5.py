@@ -12,6 +12,6 @@ mdps = TabularMDPs.load(sm.input.mdps)
 with np.load(sm.input.teacher) as z:
     teacher = {k: z[k] for k in z.files}
 run = figure5_run(mdps, teacher, w.method, p.lr, p.steps, p.eval_every, p.n_trajectories, p.critic_every,
-                  p.seed, int(w.shard), p.shard_size)
+                  p.seed, int(w.shard), p.shard_size, p.baseline_every)
 run["labels"] = {"figure": "fig5", "method": w.method}
 save_run(sm.output[0], run)
