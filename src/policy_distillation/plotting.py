@@ -55,6 +55,7 @@ def curve_grid(
     title_fmt: str = "{row} | {col}",
     height: float = 2.4,
     reference: pd.DataFrame | None = None,
+    xscale: str = "symlog",
 ) -> plt.Figure:
     """Grid of learning curves with 1.96-standard-error bands.
 
@@ -62,6 +63,8 @@ def curve_grid(
       df: curve table with columns x, mean, se, hue and optional row/col.
       reference: optional table with columns (row/col keys..., value, label)
         drawn as dashed horizontal lines (e.g. the teacher's return).
+      xscale: "symlog" (default: linear below 1 step, logarithmic above, so the
+        first steps, where distillation moves fastest, stay visible) or "linear".
     """
     _require(df, [x, "mean", "se", hue] + [c for c in (row, col) if c])
     sns.set_theme(style="whitegrid", context="paper")
@@ -99,6 +102,8 @@ def curve_grid(
                 for _, rr in ref.iterrows():
                     ls = "--" if rr.get("label", "teacher") == "teacher" else ":"
                     ax.axhline(rr["value"], color="k", ls=ls, lw=0.9, label=rr.get("label", "reference"))
+            if xscale == "symlog":
+                ax.set_xscale("symlog", linthresh=1.0)
             parts = {"row": rv if row else "", "col": METRIC_LABELS.get(cv, cv) if col else ""}
             title = title_fmt.format(**parts).strip(" |")
             ax.set_title(title, fontsize=8)

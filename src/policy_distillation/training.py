@@ -7,7 +7,7 @@ Each optimisation step applies ``theta <- theta - lr * G`` with G from the
 exact expected update (``exact.expected_update``) or from the sampled
 estimator (``sampled.SampledEstimator``, N trajectories per MDP per step).
 
-At every checkpoint (step 0, every ``eval_every`` steps, and the last step)
+At every checkpoint (``checkpoint_steps``: step 0, early 1-2-5 steps, every ``eval_every`` steps, the last step)
 the student is evaluated exactly: its expected return J(pi_theta) and
 ``E_z[sum_t KL(pi(s_t) || pi_theta(s_t))]`` for z in {teacher, student,
 uniform} (Figure 3). KL terms with teacher probability 0 count 0, so greedy
@@ -110,6 +110,15 @@ class DistillResult:
         return DistillResult(steps=steps, returns=cat("returns"), kl_teacher=cat("kl_teacher"),
                              kl_student=cat("kl_student"), kl_uniform=cat("kl_uniform"),
                              teacher_return=cat("teacher_return"), info=dict(results[0].info))
+
+
+def checkpoint_steps(steps: int, eval_every: int) -> list[int]:
+    """Evaluation steps: 0, every ``eval_every``, the last step, and the 1-2-5
+    sequence below ``eval_every`` (1, 2, 5, 10, 20, ...), so the first steps, where
+    distillation moves fastest, are resolved even when ``eval_every`` is large."""
+    early = {m * 10**e for e in range(len(str(max(steps, 1)))) for m in (1, 2, 5)}
+    early = {k for k in early if k < min(eval_every, steps)}
+    return sorted(set(range(0, steps + 1, eval_every)) | {steps} | early)
 
 
 def pseudo_value(method: Method, mdps: TabularMDPs, teacher: Teacher, logits: np.ndarray,
@@ -220,7 +229,8 @@ def distill(
       steps: number of optimisation steps.
       lr: step size of ``theta <- theta - lr * G``.
       seed: seed of the run's Generator (sampled estimator only).
-      eval_every: checkpoint spacing (step 0 and the last step are always included).
+      eval_every: checkpoint spacing (step 0, the last step and a 1-2-5 sequence of
+        early steps are always included; :func:`checkpoint_steps`).
       n_trajectories: N for the sampled estimator (default 1: one episode per
         MDP per step, the single-trajectory Monte Carlo estimate of Eq. (1)).
       critic: student critic V_theta for methods that need one (value-gated):
@@ -262,7 +272,7 @@ def distill(
         est = SampledEstimator(mdps, teacher, method, n_trajectories,
                                record_rewards=crit is not None and crit.needs_transitions)
     evaluate = _Evaluator(mdps, teacher_pi)
-    checkpoints = sorted(set(range(0, steps + 1, eval_every)) | {steps})
+    checkpoints = checkpoint_steps(steps, eval_every)
     curves = {m: [] for m in METRICS}
     report = _progress_reporter(progress, steps)
 

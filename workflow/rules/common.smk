@@ -17,6 +17,7 @@ for _fig in ("figure2", "figure3", "figure4", "figure5", "figure6"):
     _check_methods(f"{_fig}.methods" if _fig != "figure3" else "figure3.controls",
                    config[_fig].get("methods", config[_fig].get("controls", [])))
 _check_methods("learning_rates", list(config["learning_rates"]))
+_check_methods("baseline_methods", config["baseline_methods"])
 _needed = set(config["figure3"]["controls"]) | set(config["figure4"]["methods"]) | set(config["figure5"]["methods"]) | set(config["figure6"]["methods"])
 _missing_lr = sorted(m for m in _needed if m not in config["learning_rates"])
 if _missing_lr:
@@ -33,6 +34,11 @@ CHAIN_T = sorted(set([config["figure6"]["T"]] + config["figure6"]["appendix_T"])
 def lr(wildcards):
     """Learning rate of the job's method (a param, so changing it reruns only that method)."""
     return config["learning_rates"][wildcards.method]
+
+
+def baseline_every(wildcards):
+    """Baseline schedule of the job's method (None: plain estimator)."""
+    return config["baseline_every"] if wildcards.method in config["baseline_methods"] else None
 
 
 def grid_params(wildcards=None):

@@ -9,7 +9,7 @@ rule distill_fig3:
         steps=config["figure3"]["steps"],
         eval_every=config["figure3"]["eval_every"],
         n_trajectories=config["n_trajectories"],
-        baseline_every=config["baseline_every"],
+        baseline_every=baseline_every,
         seed=config["seed"],
         shard_size=config["shard_size"],
     log:
@@ -37,7 +37,7 @@ rule distill_fig4:
         epsilon=config["teacher"]["epsilon"],
         discount=config["teacher"]["discount"],
         n_trajectories=config["n_trajectories"],
-        baseline_every=config["baseline_every"],
+        baseline_every=baseline_every,
         seed=config["seed"],
     log:
         "logs/runs/fig4/A{A}/{method}/{shard}.log",
@@ -60,7 +60,7 @@ rule distill_fig5:
         steps=config["figure5"]["steps"],
         eval_every=config["figure5"]["eval_every"],
         n_trajectories=config["n_trajectories"],
-        baseline_every=config["baseline_every"],
+        baseline_every=baseline_every,
         critic_every=config["student_critic_every"],
         seed=config["seed"],
         shard_size=config["shard_size"],
@@ -84,7 +84,7 @@ rule distill_chain:
         replicas=config["figure6"]["replicas"],
         stop_prob=config["figure6"]["stop_prob"],
         n_trajectories=config["n_trajectories"],
-        baseline_every=config["baseline_every"],
+        baseline_every=baseline_every,
         seed=config["seed"],
     log:
         "logs/runs/fig6/T{T}/{teacher}/{method}.log",
