@@ -203,7 +203,7 @@ def test_with_actions_keeps_layouts_and_reduces_to_four_actions():
 
 
 def test_layout_frequencies_follow_the_probabilities():
-    cfg = GridConfig(rows=20, cols=20)
+    cfg = GridConfig(rows=20, cols=20, p_wall=0.2, p_goal=0.03, p_pit=0.05)  # every kind present
     lay = env.grid_layouts(np.random.default_rng(11), 100, cfg)
     assert lay.shape == (100, 400) and lay.dtype == np.int8
     centre = env.centre_index(20, 20)

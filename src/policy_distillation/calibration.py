@@ -31,13 +31,22 @@ from .mdp import TabularMDPs
 # Candidates compared; "default" must equal GridConfig() (checked in main).
 CANDIDATES: dict[str, env.GridConfig] = {
     "default": env.GridConfig(),
-    "eta0.2_pit0.02": replace(env.GridConfig(), eta=0.2, p_pit=0.02),
-    "eta0.4_pit0.05": replace(env.GridConfig(), eta=0.4),
-    "eta0.5_pit0.05": replace(env.GridConfig(), eta=0.5),
-    "eta0.3_goal0.015": replace(env.GridConfig(), p_goal=0.015),
-    "eta0.3_wall0.25_pit0.1": replace(env.GridConfig(), p_wall=0.25, p_pit=0.1),
-    "reset_eta0.2_pit0.02": replace(env.GridConfig(), eta=0.2, p_pit=0.02, terminal_mode="reset"),
+    "eta0.3": replace(env.GridConfig(), eta=0.3),
+    "eta0.6": replace(env.GridConfig(), eta=0.6),
+    "eta0.5_wall0.25": replace(env.GridConfig(), p_wall=0.25),
+    "eta0.5_goal0.01": replace(env.GridConfig(), p_goal=0.01),
+    "eta0.3_pit0.05 (earlier default)": replace(env.GridConfig(), eta=0.3, p_pit=0.05),
+    "reset_eta0.5": replace(env.GridConfig(), terminal_mode="reset"),
 }
+# Why no pit cells by default (see environments.GridConfig): measured with the exact
+# estimator, 20 worlds, lr 0.03, 300 steps from a uniform student.
+PIT_NOTE = (
+    "No -10 pit terminals by default: a pit ends the episode, so losses that sum a non-negative per-step "
+    "cost over the episode (entropy regularised, expected entropy regularised, n-distill) are partly minimised "
+    "by walking into the nearest pit. Measured with the exact estimator (20 worlds, lr 0.03, 300 steps from a "
+    "uniform student): expected entropy regularised reached a return of -0.81 with p_pit = 0.05 against 9.22 "
+    "without pits (per-step cross-entropy: 5.86 and 8.70). The pit kind stays available (`grid.p_pit`)."
+)
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
@@ -157,6 +166,8 @@ def render_markdown(command: str, n_mdps: int, seed: int, q_cfg: T.QLearningConf
         "(eps = 0.1, Sec. 3.2) and, for Figure 5's 'purely deterministic' teacher, greedy.",
         "",
         "## Chosen defaults (`environments.GridConfig`)",
+        "",
+        PIT_NOTE,
         "",
         "```",
         json.dumps(asdict(cfg), indent=1),
