@@ -52,8 +52,26 @@ class Teacher:
     name: str = "teacher"
 
 
+class CriticAccess:
+    """Critic lookups shared by every context a method part may read
+    (:class:`DistillContext` and the sampled estimator's visited-rows context)."""
+
+    teacher_value: np.ndarray | None
+    student_value: np.ndarray | None
+
+    def require_teacher_value(self) -> np.ndarray:
+        if self.teacher_value is None:
+            raise ValueError("this method needs a teacher critic V_pi (teacher_value)")
+        return self.teacher_value
+
+    def require_student_value(self) -> np.ndarray:
+        if self.student_value is None:
+            raise ValueError("this method needs a student critic V_theta (student_value)")
+        return self.student_value
+
+
 @dataclass(frozen=True, eq=False)
-class DistillContext:
+class DistillContext(CriticAccess):
     """What a method may read at the current student parameters.
 
     Attributes:
@@ -99,15 +117,6 @@ class DistillContext:
         object.__setattr__(self, "student_log_pi", lp)
         object.__setattr__(self, "student_pi", np.exp(lp))
 
-    def require_teacher_value(self) -> np.ndarray:
-        if self.teacher_value is None:
-            raise ValueError("this method needs a teacher critic V_pi (teacher_value)")
-        return self.teacher_value
-
-    def require_student_value(self) -> np.ndarray:
-        if self.student_value is None:
-            raise ValueError("this method needs a student critic V_theta (student_value)")
-        return self.student_value
 
 
 # --------------------------------------------------------------- per-state losses

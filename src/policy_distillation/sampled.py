@@ -67,7 +67,7 @@ from functools import cached_property
 import numpy as np
 
 from .mdp import TabularMDPs
-from .methods import Method, Teacher, get_method
+from .methods import CriticAccess, Method, Teacher, get_method
 from .policies import PROB_FLOOR
 
 MAX_EPISODE_STEPS = 1_000_000
@@ -204,7 +204,7 @@ class _RowShape:
     A: int
 
 
-class _RowContext:
+class _RowContext(CriticAccess):
     """The visited rows as a batch of one MDP with R states (duck-types
     ``methods.DistillContext``; fields are computed only when a part reads them)."""
 
@@ -239,15 +239,6 @@ class _RowContext:
         np.subtract(self.student_logits, self._lse[None, :, None], out=pi)
         return np.exp(pi, out=pi)
 
-    def require_teacher_value(self) -> np.ndarray:
-        if self.teacher_value is None:
-            raise ValueError("this method needs a teacher critic V_pi (teacher_value)")
-        return self.teacher_value
-
-    def require_student_value(self) -> np.ndarray:
-        if self.student_value is None:
-            raise ValueError("this method needs a student critic V_theta (student_value)")
-        return self.student_value
 
 
 class _Workspace:

@@ -88,6 +88,8 @@ rule distill_chain:
         seed=config["seed"],
     log:
         "logs/runs/fig6/T{T}/{teacher}/{method}.log",
+    benchmark:
+        "benchmarks/runs/fig6/T{T}/{teacher}/{method}.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -104,6 +106,8 @@ rule counterexample:
         start=config["figure2"]["start"],
     log:
         "logs/runs/fig2/{method}.log",
+    benchmark:
+        "benchmarks/runs/fig2/{method}.tsv"
     conda:
         "../../environment.yml"
     script:
