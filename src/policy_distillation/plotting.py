@@ -104,6 +104,7 @@ def curve_grid(
                     ax.axhline(rr["value"], color="k", ls=ls, lw=0.9, label=rr.get("label", "reference"))
             if xscale == "symlog":
                 ax.set_xscale("symlog", linthresh=1.0)
+                ax.set_xlim(left=0)  # steps are >= 0; autoscaling would show an empty negative range
             parts = {"row": rv if row else "", "col": METRIC_LABELS.get(cv, cv) if col else ""}
             title = title_fmt.format(**parts).strip(" |")
             ax.set_title(title, fontsize=8)
