@@ -1,7 +1,6 @@
 """Tidy result tables: shards, means and standard errors, areas, crossings."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from policy_distillation import results as R
