@@ -338,3 +338,11 @@ def test_chain_stop_probability_discounts_the_optimal_return(T, stop):
     assert state_values(mdps, right)[0, T] == pytest.approx((1 - stop) ** (T - 1), abs=1e-12)
     with pytest.raises(ValueError, match="stop_prob"):
         chain(T, stop_prob=1.0)
+
+
+@pytest.mark.parametrize("eta, A", [(0.0, 4), (0.5, 4), (0.3, 9)])
+def test_grid_eta_inverts_action_outcome_probs(eta, A):
+    m = env.random_grid_worlds(np.random.default_rng(0), 2, GridConfig(rows=4, cols=4, eta=eta, n_actions=A))
+    assert env.grid_eta(m) == pytest.approx(eta, abs=1e-15)
+    with pytest.raises(ValueError, match="grid-world"):
+        env.grid_eta(env.chain(2))

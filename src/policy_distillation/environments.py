@@ -172,6 +172,18 @@ def random_grid_worlds(rng: np.random.Generator, n: int, cfg: GridConfig | None 
     return grid_worlds_from_layouts(grid_layouts(rng, n, cfg), cfg)
 
 
+def grid_eta(mdps: TabularMDPs) -> float:
+    """The transition noise eta of grid worlds built by this module (inverse of
+    :func:`action_outcome_probs`); raises if the outcome table is not of that form."""
+    op = mdps.outcome_prob
+    if op.shape[:2] != (1, 1) or op.shape[3] != 5:
+        raise ValueError("not a grid-world outcome table (expected outcome_prob of shape [1, 1, A, 5])")
+    eta = float(4.0 * op[0, 0, 0, 1])  # a move action puts eta/4 on every other move
+    if not np.allclose(op[0, 0], action_outcome_probs(op.shape[2], eta), rtol=0, atol=1e-12):
+        raise ValueError("outcome table does not match action_outcome_probs for any eta")
+    return eta
+
+
 def with_actions(mdps: TabularMDPs, n_actions: int, eta: float) -> TabularMDPs:
     """The same grid worlds with ``n_actions`` actions (extra ones are no-ops, Figure 4)."""
     return TabularMDPs(

@@ -109,8 +109,7 @@ def figure4_run(mdps: TabularMDPs, Q: np.ndarray, n_actions: int, method: str, l
     n = min(mdps.B, n_mdps - lo)
     if n < 1:
         raise ValueError(f"figure 4 shard {shard} holds no MDP (n_mdps={n_mdps})")
-    cfg_eta = float(mdps.outcome_prob[0, 0, 0, 1] * 4.0)  # eta/4 on each other move
-    sub = envs.with_actions(mdps.subset(slice(0, n)), n_actions, cfg_eta)
+    sub = envs.with_actions(mdps.subset(slice(0, n)), n_actions, envs.grid_eta(mdps))
     Qx = teachers.extend_q(sub, Q[:n], discount=discount)
     pi = teachers.epsilon_greedy(Qx, epsilon)
     del Qx
