@@ -67,10 +67,12 @@ from functools import cached_property
 import numpy as np
 
 from .mdp import TabularMDPs
-from .methods import CriticAccess, Method, Teacher, get_method
+from .methods import CriticAccess, Method, Teacher, get_method, teacher_log_prob
 from .policies import PROB_FLOOR
 
 MAX_EPISODE_STEPS = 1_000_000
+# rows per chunk of the post-update pass: about 64k floats (512 KiB) stay in cache
+CHUNK_ELEMENTS = 1 << 16
 _UINT_OF_WIDTH = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
@@ -373,9 +375,8 @@ class SampledEstimator:
         if self.method.control in ("teacher", "uniform"):
             return self._fixed_marginal[rows]
         if self._groups is not None:
-            lo, _, op_g = self._groups
-            m = np.add.reduceat(e, lo, axis=1) @ op_g
-        elif self._shared_op:
+            return self._finish_marginal(rows, self._group_mass(e), z)
+        if self._shared_op:
             m = e @ self._op00
         else:
             m = np.einsum("ra,rak->rk", e, self._op_at(rows))
@@ -383,6 +384,28 @@ class SampledEstimator:
         if self.method.control == "mixture":
             m = self.method.beta * self._fixed_marginal[rows] + (1.0 - self.method.beta) * m
         return m
+
+    def _group_mass(self, e: np.ndarray) -> np.ndarray:
+        """Unnormalised student mass per action group, float[R, A] -> float[R, G]."""
+        return np.add.reduceat(e, self._groups[0], axis=1)
+
+    def _finish_marginal(self, rows: np.ndarray, m: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Grouped path of :meth:`_marginal_rows` from group masses float[R, G] -> float[R, K]."""
+        m = m @ self._groups[2]
+        m /= z[:, None]
+        if self.method.control == "mixture":
+            m = self.method.beta * self._fixed_marginal[rows] + (1.0 - self.method.beta) * m
+        return m
+
+    def _sa_part_at(self, part, ctx: "_RowContext", r: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """``part(ctx)[0][r, a]`` for a (state, action) reward part -> float[M].
+
+        The teacher's log-probabilities are a fixed table: read only the M
+        needed entries instead of gathering R full ``A``-wide rows (same values).
+        """
+        if part is teacher_log_prob and "teacher_log_pi" not in ctx.__dict__:
+            return self._teacher_log_flat[ctx._rows[r], a]
+        return part(ctx)[0][r, a]
 
     def _control_rows(self, ctx: "_RowContext") -> np.ndarray:
         """q_theta at the visited rows -> float[R, A]."""
@@ -610,7 +633,7 @@ class SampledEstimator:
                 a_next = np.r_[action[1:], 0]
                 rhat = np.zeros(F.size)
                 if meth.reward_sa is not None:
-                    rhat += meth.reward_sa(ctx)[0][r, action]
+                    rhat += self._sa_part_at(meth.reward_sa, ctx, r, action)
                 if meth.reward_state is not None:
                     rhat += meth.reward_state(ctx)[0][r]
                 if meth.env_reward:
@@ -618,7 +641,7 @@ class SampledEstimator:
                 if meth.reward_next_state is not None:
                     rhat += np.where(cont, meth.reward_next_state(ctx)[0][r_next], 0.0)
                 if meth.reward_next_sa is not None:
-                    rhat += np.where(cont, meth.reward_next_sa(ctx)[0][r_next, a_next], 0.0)
+                    rhat += np.where(cont, self._sa_part_at(meth.reward_next_sa, ctx, r_next, a_next), 0.0)
                 if meth.bootstrap is not None:
                     W = rhat + np.where(cont, meth.bootstrap(ctx)[0][r_next], 0.0)
                 else:
@@ -714,16 +737,42 @@ class SampledEstimator:
             rows, G_rows, logits_rows, trans = self._estimate_rows(flat, self._lse, self._table, _as_source(rng),
                                                                    student_value, lr / self.N,
                                                                    self._check_baseline(baseline))
-            logits_rows -= G_rows
-            lse, e, z = _log_sum_exp(logits_rows, self._ws)
+            if self._groups is not None:
+                lse, mass, z = self._apply_chunked(flat, rows, logits_rows, G_rows)
+            else:
+                logits_rows -= G_rows
+                lse, e, z = _log_sum_exp(logits_rows, self._ws)
+                mass = None
         if not np.isfinite(lse).all():
             self._bound = None
             raise FloatingPointError("sgd_step produced non-finite logits (learning rate too large?)")
-        flat[rows] = logits_rows
+        if mass is None:
+            flat[rows] = logits_rows
         self._lse[rows] = lse
         if self.method.control not in ("teacher", "uniform"):
-            self._table[rows] = self._outcome_table(self._cum_rows(self._marginal_rows(rows, e, z)))
+            m = self._marginal_rows(rows, e, z) if mass is None else self._finish_marginal(rows, mass, z)
+            self._table[rows] = self._outcome_table(self._cum_rows(m))
         return trans
+
+    def _apply_chunked(self, flat: np.ndarray, rows: np.ndarray, logits_rows: np.ndarray,
+                       G_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``logits_rows -= G_rows``, per-row log-sum-exp, group masses and the
+        write-back into ``flat``, in chunks of rows that stay in cache (large A).
+
+        Every operation is per row, so the results equal the unchunked pass
+        bit for bit (tested). Returns (lse: float[R], mass: float[R, G], z: float[R]).
+        """
+        R = rows.size
+        lse, z = np.empty(R), np.empty(R)
+        mass = np.empty((R, self._groups[0].size))
+        step = max(1, CHUNK_ELEMENTS // self.A)
+        for i in range(0, R, step):
+            x = logits_rows[i:i + step]
+            x -= G_rows[i:i + step]
+            lse[i:i + step], e, z[i:i + step] = _log_sum_exp(x, self._ws)
+            mass[i:i + step] = self._group_mass(e)
+            flat[rows[i:i + step]] = x
+        return lse, mass, z
 
 
 def sampled_update(mdps: TabularMDPs, teacher: Teacher, method: Method | str, logits: np.ndarray,
