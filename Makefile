@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 figures: $(STAMP)
-	OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/snakemake --cores $(CORES) --configfile workflow/config/$(PROFILE).yaml --rerun-triggers mtime params input code --keep-going
+	OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/snakemake --cores $(CORES) --configfile workflow/config/$(PROFILE).yaml --rerun-triggers mtime params input code --keep-going --rerun-incomplete
 
 test: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest

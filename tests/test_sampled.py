@@ -212,7 +212,7 @@ def test_method_parts_are_row_local(reference_cases, name):
     rows = np.array([0, 3, 5, 9, 13, 20, 26])
     flat = logits.reshape(-1, mdps.A)
     lse = np.log(np.exp(flat).sum(1))
-    row_ctx = _RowContext(est, rows, flat[rows], lse[rows], v_student)
+    row_ctx = _RowContext(est, rows, flat, lse[rows], v_student)
     full = M.DistillContext(mdps, teacher.pi, logits, teacher.value, v_student)
     for attr in ("state_loss",):
         f = getattr(method, attr)

@@ -39,7 +39,6 @@ def run(workdir: Path, config: Path, *args: str, check: bool = True) -> subproce
 
 def planned_jobs(workdir: Path, config: Path) -> dict[str, int]:
     """Rule -> job count from the 'Job stats' table of a dry run."""
-    out = run(workdir, config, "-n").stdout + ""
     proc = run(workdir, config, "-n")
     text = proc.stdout + proc.stderr
     if "Nothing to be done" in text:
@@ -56,7 +55,6 @@ def planned_jobs(workdir: Path, config: Path) -> dict[str, int]:
                 counts[m.group(1)] = int(m.group(2))
             elif line.strip().startswith("total"):
                 break
-    del out
     return counts
 
 
@@ -93,6 +91,16 @@ def test_changing_one_learning_rate_reruns_only_that_method(finished, tmp_path):
     assert jobs == {"distill_fig5": 2, "aggregate_fig5": 1, "figure": 1, "claims": 1, "all": 1}, jobs
 
 
+def test_fewer_figure3_worlds_reuse_the_finished_shard(finished, tmp_path):
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["figure3"]["n_mdps"] = cfg["shard_size"]  # first shard only
+    fewer = tmp_path / "fewer.yaml"
+    fewer.write_text(yaml.safe_dump(cfg))
+    jobs = planned_jobs(finished, fewer)
+    # no distillation job: only the aggregation (one shard fewer) and its consumers
+    assert jobs == {"aggregate_fig3": 1, "figure": 2, "claims": 1, "all": 1}, jobs
+
+
 def test_lint_is_clean(tmp_path):
     proc = run(tmp_path, TINY, "--lint", check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -104,6 +112,7 @@ def test_lint_is_clean(tmp_path):
         (lambda c: c["figure5"].__setitem__("methods", ["teacher_distill", "nope"]), "nope"),
         (lambda c: c["figure3"].__setitem__("steps", -5), "steps"),
         (lambda c: c.pop("learning_rates"), "learning_rates"),
+        (lambda c: c["figure3"].__setitem__("n_mdps", c["shard_size"] + 1), "figure3.n_mdps"),
     ],
 )
 def test_bad_config_fails_naming_the_key(tmp_path, edit, key):

@@ -210,12 +210,12 @@ class _RowContext(CriticAccess):
     """The visited rows as a batch of one MDP with R states (duck-types
     ``methods.DistillContext``; fields are computed only when a part reads them)."""
 
-    def __init__(self, est: "SampledEstimator", rows: np.ndarray, logits_rows: np.ndarray,
+    def __init__(self, est: "SampledEstimator", rows: np.ndarray, logits_flat: np.ndarray,
                  lse_rows: np.ndarray, student_value: np.ndarray | None):
         self._est = est
         self._rows = rows
+        self._flat = logits_flat
         self.mdps = _RowShape(1, rows.size, est.A)
-        self.student_logits = logits_rows[None]
         self._lse = lse_rows
         tv = est.teacher.value
         self.teacher_value = None if tv is None else tv.reshape(-1)[rows][None]
@@ -228,6 +228,10 @@ class _RowContext(CriticAccess):
     @cached_property
     def teacher_log_pi(self) -> np.ndarray:
         return self._est._ws.take("teacher_log_pi", self._est._teacher_log_flat, self._rows)[None]
+
+    @cached_property
+    def student_logits(self) -> np.ndarray:
+        return self._est._ws.take("logits", self._flat, self._rows)[None]
 
     @cached_property
     def student_log_pi(self) -> np.ndarray:
@@ -564,15 +568,18 @@ class SampledEstimator:
 
     # --------------------------------------------------------- action draws
     def _draw_actions(self, r: np.ndarray, F: np.ndarray, Kk: np.ndarray, pi_rows: np.ndarray,
-                      u: np.ndarray) -> np.ndarray:
-        """a ~ P(a | s, k) proportional to pi_theta(a | s) P(k | s, a), by inversion of u."""
+                      u: np.ndarray, cpi: np.ndarray | None = None) -> np.ndarray:
+        """a ~ P(a | s, k) proportional to pi_theta(a | s) P(k | s, a), by inversion of u.
+
+        ``cpi``: the row cumulative sums of ``pi_rows`` when already computed (grouped path)."""
         if self._groups is None:
             op_k = self._op00[:, Kk].T if self._shared_op else np.take_along_axis(
                 self._op_at(F), Kk[:, None, None], axis=2)[..., 0]
             w = np.cumsum(pi_rows[r] * op_k, axis=1)
             return inverse_cdf(w, u)
         lo, hi, op_g = self._groups
-        cpi = np.cumsum(pi_rows, axis=1, out=self._ws.get("cumsum", pi_rows.shape))
+        if cpi is None:
+            cpi = np.cumsum(pi_rows, axis=1, out=self._ws.get("cumsum", pi_rows.shape))
         cflat = cpi.reshape(-1)
         before = np.concatenate([np.zeros((cpi.shape[0], 1)), cpi[:, lo[1:] - 1]], axis=1)  # cum mass before group
         mass = np.concatenate([before[:, 1:], cpi[:, -1:]], axis=1) - before
@@ -601,7 +608,7 @@ class SampledEstimator:
     def _estimate_rows(self, logits_flat: np.ndarray, lse: np.ndarray, table: np.ndarray,
                        source: UniformSource, student_value: np.ndarray | None, scale: float,
                        baseline: np.ndarray | None = None):
-        """One sampled step. Returns (rows, scale * N * G_rows, logits_rows, transitions).
+        """One sampled step. Returns (rows, :class:`_RowUpdate` of scale * N * G_rows, transitions).
 
         ``scale`` multiplies the per-trajectory sum (1/N for the update, lr/N for
         an SGD step), applied to per-row coefficients before any [R, A] product.
@@ -612,18 +619,23 @@ class SampledEstimator:
         rows = np.flatnonzero(counts)
         inv = self._inv
         inv[rows] = np.arange(rows.size)
-        logits_rows = self._ws.take("logits", logits_flat, rows)
-        ctx = _RowContext(self, rows, logits_rows, lse[rows], student_value)
-        G = None
+        ctx = _RowContext(self, rows, logits_flat, lse[rows], student_value)
+        upd = _RowUpdate(rows.size, A, chunk=self._chunk_rows())
         action = reward = None
         if self.need_actions:
             # trajectory-major order: the next step of record j is j + 1 when cont[j]
             order = np.lexsort((T, traj))
             F, Kk, T, traj, cont, fk = F[order], Kk[order], T[order], traj[order], cont[order], fk[order]
             r = inv[F]
-            pi = ctx.student_pi[0] if meth.control == "student" else None
+            pi = cpi = None
+            if meth.control == "student":
+                if self._groups is not None:
+                    pi, cpi = self._student_rows_chunked(logits_flat, rows, ctx._lse)
+                    ctx.__dict__["student_pi"] = pi[None]
+                else:
+                    pi = ctx.student_pi[0]
             action = self._draw_actions(r, F, Kk, self._control_rows(ctx) if pi is None else pi,
-                                        source.actions(traj, T))
+                                        source.actions(traj, T), cpi)
             reward = self._outcome_reward[fk]
             if self.mdps.action_reward is not None:
                 reward = reward + self.mdps.action_reward.reshape(-1, A)[F, action]
@@ -655,23 +667,35 @@ class SampledEstimator:
                     W = W - baseline[F]
                 W *= scale
                 # -(e_a - pi) W summed per row: pi * sum(W) minus W at the taken action
-                G = np.multiply(pi, np.bincount(r, weights=W, minlength=rows.size)[:, None],
-                                out=self._ws.get("G", pi.shape))
-                np.add.at(G, (r, action), -W)
+                upd.score(pi, np.bincount(r, weights=W, minlength=rows.size), r, action, -W)
         elif self.mdps.action_reward is None:
             reward = self._outcome_reward[fk]
         if meth.state_loss is not None:
-            grad = meth.state_loss(ctx)[1][0]
-            weight = (scale * counts[rows])[:, None]
-            if G is None:
-                G = np.multiply(grad, weight, out=self._ws.get("G", grad.shape))
-            else:
-                G += grad * weight
-        if G is None:
-            G = np.zeros((rows.size, A))
+            upd.state_term(meth.state_loss(ctx)[1][0], (scale * counts[rows])[:, None])
         trans = Transitions(traj=traj, time=T, flat_state=F, flat_next=self._next[fk], outcome=Kk, action=action,
                             reward=reward, cont=cont, n_states=self.S, n_trajectories=self.N)
-        return rows, G, logits_rows, trans
+        return rows, upd, trans
+
+    def _chunk_rows(self) -> int | None:
+        """Rows per chunk of the [R, A] passes (grouped, i.e. large-A, MDPs), or None: one pass."""
+        return None if self._groups is None else max(1, CHUNK_ELEMENTS // self.A)
+
+    def _student_rows_chunked(self, logits_flat: np.ndarray, rows: np.ndarray,
+                              lse_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """pi_theta at the visited rows and its row cumulative sums, float[R, A] each,
+        computed chunk by chunk while each chunk is in cache (same values as
+        ``_RowContext.student_pi`` and ``np.cumsum``: every operation is per row)."""
+        R, A = rows.size, self.A
+        pi = self._ws.get("student_pi", (R, A))
+        cpi = self._ws.get("cumsum", (R, A))
+        step = self._chunk_rows()
+        for i in range(0, R, step):
+            x = pi[i:i + step]
+            np.take(logits_flat, rows[i:i + step], axis=0, out=x, mode="clip")
+            np.subtract(x, lse_rows[i:i + step, None], out=x)
+            np.exp(x, out=x)
+            np.cumsum(x, axis=1, out=cpi[i:i + step])
+        return pi, cpi
 
     # -------------------------------------------------------------- public
     def update(self, logits: np.ndarray, rng: np.random.Generator | UniformSource,
@@ -694,10 +718,10 @@ class SampledEstimator:
             raise ValueError("logits must be finite")
         student_value = self._check_student_value(student_value)
         lse, table = self._full_cache(flat)
-        rows, G_rows, _, trans = self._estimate_rows(flat, lse, table, _as_source(rng), student_value,
-                                                     1.0 / self.N, self._check_baseline(baseline))
+        rows, upd, trans = self._estimate_rows(flat, lse, table, _as_source(rng), student_value,
+                                               1.0 / self.N, self._check_baseline(baseline))
         G = np.zeros((self.B * self.S, self.A))
-        G[rows] = G_rows
+        G[rows] = upd.block(0, rows.size, np.empty((rows.size, self.A)))
         return G.reshape(self.B, self.S, self.A), trans
 
     def _check_baseline(self, baseline: np.ndarray | None) -> np.ndarray | None:
@@ -734,13 +758,13 @@ class SampledEstimator:
             self._lse, self._table = self._full_cache(flat)
             self._bound = logits
         with np.errstate(over="ignore", invalid="ignore"):  # reported below as one error
-            rows, G_rows, logits_rows, trans = self._estimate_rows(flat, self._lse, self._table, _as_source(rng),
-                                                                   student_value, lr / self.N,
-                                                                   self._check_baseline(baseline))
+            rows, upd, trans = self._estimate_rows(flat, self._lse, self._table, _as_source(rng),
+                                                   student_value, lr / self.N, self._check_baseline(baseline))
             if self._groups is not None:
-                lse, mass, z = self._apply_chunked(flat, rows, logits_rows, G_rows)
+                lse, mass, z = self._apply_chunked(flat, rows, upd)
             else:
-                logits_rows -= G_rows
+                logits_rows = self._ws.take("logits", flat, rows)
+                logits_rows -= upd.block(0, rows.size, self._ws.get("G", logits_rows.shape))
                 lse, e, z = _log_sum_exp(logits_rows, self._ws)
                 mass = None
         if not np.isfinite(lse).all():
@@ -754,25 +778,85 @@ class SampledEstimator:
             self._table[rows] = self._outcome_table(self._cum_rows(m))
         return trans
 
-    def _apply_chunked(self, flat: np.ndarray, rows: np.ndarray, logits_rows: np.ndarray,
-                       G_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``logits_rows -= G_rows``, per-row log-sum-exp, group masses and the
-        write-back into ``flat``, in chunks of rows that stay in cache (large A).
+    def _apply_chunked(self, flat: np.ndarray, rows: np.ndarray,
+                       upd: "_RowUpdate") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``flat[rows] -= G``, per-row log-sum-exp and group masses, in chunks of
+        rows that stay in cache (large A); G is assembled chunk by chunk.
 
-        Every operation is per row, so the results equal the unchunked pass
-        bit for bit (tested). Returns (lse: float[R], mass: float[R, G], z: float[R]).
+        Every operation is per row, so the results equal one whole pass bit for
+        bit (tested). On a non-finite result the rows already written stay
+        written (the caller raises; the logits are then not to be used).
+        Returns (lse: float[R], mass: float[R, G], z: float[R]).
         """
-        R = rows.size
+        R, A = rows.size, self.A
         lse, z = np.empty(R), np.empty(R)
         mass = np.empty((R, self._groups[0].size))
-        step = max(1, CHUNK_ELEMENTS // self.A)
+        step = self._chunk_rows()
         for i in range(0, R, step):
-            x = logits_rows[i:i + step]
-            x -= G_rows[i:i + step]
-            lse[i:i + step], e, z[i:i + step] = _log_sum_exp(x, self._ws)
-            mass[i:i + step] = self._group_mass(e)
-            flat[rows[i:i + step]] = x
+            j = min(i + step, R)
+            x = self._ws.get("chunk", (j - i, A))
+            np.take(flat, rows[i:j], axis=0, out=x, mode="clip")
+            x -= upd.block(i, j, self._ws.get("G", (j - i, A)))
+            lse[i:j], e, z[i:j] = _log_sum_exp(x, self._ws)
+            mass[i:j] = self._group_mass(e)
+            flat[rows[i:j]] = x
         return lse, mass, z
+
+
+class _RowUpdate:
+    """The update G at the R visited rows, kept in factors so that it can be
+    assembled one block of rows at a time (``[R, A]`` never materialised twice):
+
+        G = pi * coef[:, None]  + sparse (row, action, value) entries   (score term)
+            + grad * weight                                            (per-step loss)
+
+    ``block`` adds the terms in exactly this order (the order of a one-pass
+    assembly), so every block equals the same rows of the whole ``G``.
+    """
+
+    def __init__(self, R: int, A: int, chunk: int | None):
+        self.R, self.A, self.chunk = R, A, chunk
+        self.pi = self.coef = self.grad = self.weight = None
+        self._sparse = None
+
+    def score(self, pi: np.ndarray, coef: np.ndarray, r: np.ndarray, a: np.ndarray, w: np.ndarray) -> None:
+        """pi: float[R, A]; coef: float[R]; entries G[r, a] += w (in record order)."""
+        self.pi, self.coef = pi, coef
+        if self.chunk is not None and self.chunk < self.R:
+            # stable: the entries of one (row, action) keep their order, so np.add.at sums alike
+            o = np.argsort(r, kind="stable")
+            r, a, w = r[o], a[o], w[o]
+            self._bounds = np.searchsorted(r, np.arange(0, self.R + self.chunk, self.chunk))
+        else:
+            self._bounds = None
+        self._sparse = (r, a, w)
+
+    def state_term(self, grad: np.ndarray, weight: np.ndarray) -> None:
+        """grad: float[R, A]; weight: float[R, 1]."""
+        self.grad, self.weight = grad, weight
+
+    def block(self, i: int, j: int, out: np.ndarray) -> np.ndarray:
+        """G[i:j] into ``out`` (float[j - i, A]) -> out."""
+        if self.pi is not None:
+            np.multiply(self.pi[i:j], self.coef[i:j, None], out=out)
+            r, a, w = self._sparse
+            if (i, j) == (0, self.R):
+                np.add.at(out, (r, a), w)
+            elif self._bounds is None:
+                raise ValueError("unchunked sparse entries are assembled in one block")
+            else:
+                k = i // self.chunk
+                lo, hi = self._bounds[k], self._bounds[k + 1]
+                if i % self.chunk or j != min(i + self.chunk, self.R):
+                    raise ValueError("blocks must follow the chunk grid")
+                np.add.at(out, (r[lo:hi] - i, a[lo:hi]), w[lo:hi])
+            if self.grad is not None:
+                out += self.grad[i:j] * self.weight[i:j]
+        elif self.grad is not None:
+            np.multiply(self.grad[i:j], self.weight[i:j], out=out)
+        else:
+            out[...] = 0.0
+        return out
 
 
 def sampled_update(mdps: TabularMDPs, teacher: Teacher, method: Method | str, logits: np.ndarray,

@@ -25,6 +25,11 @@ if _missing_lr:
 
 N_SHARDS = -(-config["n_mdps"] // config["shard_size"])
 SHARDS = [f"{i:03d}" for i in range(N_SHARDS)]
+_fig3_n = config["figure3"]["n_mdps"]
+if _fig3_n < config["n_mdps"] and _fig3_n % config["shard_size"]:
+    raise ValueError(f"config figure3.n_mdps: {_fig3_n} must be a multiple of shard_size "
+                     f"({config['shard_size']}) or at least n_mdps ({config['n_mdps']})")
+FIG3_SHARDS = SHARDS[: -(-min(_fig3_n, config["n_mdps"]) // config["shard_size"])]
 FIG4_SHARDS = [f"{i:03d}" for i in range(-(-min(config["figure4"]["n_mdps"], config["n_mdps"]) // config["shard_size"]))]
 TEMPERATURES = [f"{t:g}" for t in config["figure3"]["temperatures"]]
 CHAIN_TEACHERS = ["optimal", "adversarial"]
@@ -52,7 +57,7 @@ def teacher_params(wildcards=None):
 
 def fig3_runs(wildcards=None):
     return expand("data/runs/fig3/tau{tau}/{method}/{shard}.npz", tau=TEMPERATURES,
-                  method=config["figure3"]["controls"], shard=SHARDS)
+                  method=config["figure3"]["controls"], shard=FIG3_SHARDS)
 
 
 def fig4_runs(wildcards=None):
