@@ -71,7 +71,7 @@ from .methods import CriticAccess, Method, Teacher, get_method, teacher_log_prob
 from .policies import PROB_FLOOR
 
 MAX_EPISODE_STEPS = 1_000_000
-# rows per chunk of the post-update pass: about 64k floats (512 KiB) stay in cache
+# large-A MDPs: the [R, A] passes of a step run in chunks of about 64k floats (512 KiB) that stay in cache
 CHUNK_ELEMENTS = 1 << 16
 _UINT_OF_WIDTH = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
@@ -213,7 +213,7 @@ class _RowContext(CriticAccess):
     def __init__(self, est: "SampledEstimator", rows: np.ndarray, logits_flat: np.ndarray,
                  lse_rows: np.ndarray, student_value: np.ndarray | None):
         self._est = est
-        self._rows = rows
+        self.rows = rows
         self._flat = logits_flat
         self.mdps = _RowShape(1, rows.size, est.A)
         self._lse = lse_rows
@@ -223,15 +223,15 @@ class _RowContext(CriticAccess):
 
     @cached_property
     def teacher_pi(self) -> np.ndarray:
-        return self._est._ws.take("teacher_pi", self._est._teacher_flat, self._rows)[None]
+        return self._est._ws.take("teacher_pi", self._est._teacher_flat, self.rows)[None]
 
     @cached_property
     def teacher_log_pi(self) -> np.ndarray:
-        return self._est._ws.take("teacher_log_pi", self._est._teacher_log_flat, self._rows)[None]
+        return self._est._ws.take("teacher_log_pi", self._est._teacher_log_flat, self.rows)[None]
 
     @cached_property
     def student_logits(self) -> np.ndarray:
-        return self._est._ws.take("logits", self._flat, self._rows)[None]
+        return self._est._ws.take("logits", self._flat, self.rows)[None]
 
     @cached_property
     def student_log_pi(self) -> np.ndarray:
@@ -408,7 +408,7 @@ class SampledEstimator:
         needed entries instead of gathering R full ``A``-wide rows (same values).
         """
         if part is teacher_log_prob and "teacher_log_pi" not in ctx.__dict__:
-            return self._teacher_log_flat[ctx._rows[r], a]
+            return self._teacher_log_flat[ctx.rows[r], a]
         return part(ctx)[0][r, a]
 
     def _control_rows(self, ctx: "_RowContext") -> np.ndarray:
@@ -608,7 +608,7 @@ class SampledEstimator:
     def _estimate_rows(self, logits_flat: np.ndarray, lse: np.ndarray, table: np.ndarray,
                        source: UniformSource, student_value: np.ndarray | None, scale: float,
                        baseline: np.ndarray | None = None):
-        """One sampled step. Returns (rows, :class:`_RowUpdate` of scale * N * G_rows, transitions).
+        """One sampled step. Returns (row context, :class:`_RowUpdate` of scale * N * G_rows, transitions).
 
         ``scale`` multiplies the per-trajectory sum (1/N for the update, lr/N for
         an SGD step), applied to per-row coefficients before any [R, A] product.
@@ -620,7 +620,7 @@ class SampledEstimator:
         inv = self._inv
         inv[rows] = np.arange(rows.size)
         ctx = _RowContext(self, rows, logits_flat, lse[rows], student_value)
-        upd = _RowUpdate(rows.size, A, chunk=self._chunk_rows())
+        upd = _RowUpdate(rows.size, chunk=self._chunk_rows())
         action = reward = None
         if self.need_actions:
             # trajectory-major order: the next step of record j is j + 1 when cont[j]
@@ -631,7 +631,7 @@ class SampledEstimator:
             if meth.control == "student":
                 if self._groups is not None:
                     pi, cpi = self._student_rows_chunked(logits_flat, rows, ctx._lse)
-                    ctx.__dict__["student_pi"] = pi[None]
+                    ctx.student_pi = pi[None]  # fills the cached property with the same values
                 else:
                     pi = ctx.student_pi[0]
             action = self._draw_actions(r, F, Kk, self._control_rows(ctx) if pi is None else pi,
@@ -674,7 +674,7 @@ class SampledEstimator:
             upd.state_term(meth.state_loss(ctx)[1][0], (scale * counts[rows])[:, None])
         trans = Transitions(traj=traj, time=T, flat_state=F, flat_next=self._next[fk], outcome=Kk, action=action,
                             reward=reward, cont=cont, n_states=self.S, n_trajectories=self.N)
-        return rows, upd, trans
+        return ctx, upd, trans
 
     def _chunk_rows(self) -> int | None:
         """Rows per chunk of the [R, A] passes (grouped, i.e. large-A, MDPs), or None: one pass."""
@@ -718,8 +718,9 @@ class SampledEstimator:
             raise ValueError("logits must be finite")
         student_value = self._check_student_value(student_value)
         lse, table = self._full_cache(flat)
-        rows, upd, trans = self._estimate_rows(flat, lse, table, _as_source(rng), student_value,
-                                               1.0 / self.N, self._check_baseline(baseline))
+        ctx, upd, trans = self._estimate_rows(flat, lse, table, _as_source(rng), student_value,
+                                              1.0 / self.N, self._check_baseline(baseline))
+        rows = ctx.rows
         G = np.zeros((self.B * self.S, self.A))
         G[rows] = upd.block(0, rows.size, np.empty((rows.size, self.A)))
         return G.reshape(self.B, self.S, self.A), trans
@@ -758,12 +759,13 @@ class SampledEstimator:
             self._lse, self._table = self._full_cache(flat)
             self._bound = logits
         with np.errstate(over="ignore", invalid="ignore"):  # reported below as one error
-            rows, upd, trans = self._estimate_rows(flat, self._lse, self._table, _as_source(rng),
-                                                   student_value, lr / self.N, self._check_baseline(baseline))
+            ctx, upd, trans = self._estimate_rows(flat, self._lse, self._table, _as_source(rng),
+                                                  student_value, lr / self.N, self._check_baseline(baseline))
+            rows = ctx.rows
             if self._groups is not None:
                 lse, mass, z = self._apply_chunked(flat, rows, upd)
             else:
-                logits_rows = self._ws.take("logits", flat, rows)
+                logits_rows = ctx.student_logits[0]  # the visited rows (taken once per step), updated in place
                 logits_rows -= upd.block(0, rows.size, self._ws.get("G", logits_rows.shape))
                 lse, e, z = _log_sum_exp(logits_rows, self._ws)
                 mass = None
@@ -814,8 +816,8 @@ class _RowUpdate:
     assembly), so every block equals the same rows of the whole ``G``.
     """
 
-    def __init__(self, R: int, A: int, chunk: int | None):
-        self.R, self.A, self.chunk = R, A, chunk
+    def __init__(self, R: int, chunk: int | None):
+        self.R, self.chunk = R, chunk
         self.pi = self.coef = self.grad = self.weight = None
         self._sparse = None
 

@@ -75,9 +75,10 @@ def tune(methods: list[str], n_mdps: int, steps: int, eval_every: int, q_steps: 
 
 
 def render(table: dict, args) -> str:
-    head = ["| method | " + " | ".join(f"lr={c:g}" for c in CANDIDATES) + " | chosen |",
-            "|---|" + "---|" * (len(CANDIDATES) + 1)]
-    rows = [f"| {m} | " + " | ".join(f"{v['scores'][c]:.3f}" for c in CANDIDATES) + f" | **{v['best']:g}** |"
+    candidates = sorted({c for v in table.values() for c in v["scores"]})  # the rates actually measured
+    head = ["| method | " + " | ".join(f"lr={c:g}" for c in candidates) + " | chosen |",
+            "|---|" + "---|" * (len(candidates) + 1)]
+    rows = [f"| {m} | " + " | ".join(f"{v['scores'][c]:.3f}" for c in candidates) + f" | **{v['best']:g}** |"
             for m, v in table.items()]
     return (
         "# Learning rates, chosen by measurement\n\n"

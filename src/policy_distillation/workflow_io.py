@@ -42,8 +42,8 @@ def benchmark_table(root: str | Path = "benchmarks"):
             raise ValueError(f"{f}: not a Snakemake benchmark file (no 's' column)")
         rel = f.relative_to(root).with_suffix("")
         parts = rel.parts
-        stage = "/".join(parts[:2]) if parts[0] == "runs" and len(parts) > 2 else parts[0]
-        job = "/".join(parts[2:] if stage.startswith("runs/") else parts[1:]) or parts[-1]
+        n = 2 if parts[0] == "runs" and len(parts) > 2 else 1  # runs/<figure>/... or <stage>/...
+        stage, job = "/".join(parts[:n]), "/".join(parts[n:]) or parts[-1]
         rows.append({"stage": stage, "job": job, "wall_s": float(t["s"].mean()),
                      "cpu_s": float(t["cpu_time"].mean()) if "cpu_time" in t.columns else float("nan")})
     return pd.DataFrame(rows, columns=["stage", "job", "wall_s", "cpu_s"])
