@@ -193,6 +193,40 @@ def test_vectorised_equals_plain_loop(reference_cases, kind, name):
     assert trans.flat_state.size > mdps.B * N
 
 
+@pytest.mark.parametrize("name", METHODS)
+def test_blocked_action_draws_equal_plain_loop(reference_cases, monkeypatch, name):
+    """Grouped MDPs draw student actions in two stages (block, then action in the
+    block). Blocks of 2 actions cut the 3 no-op actions of |A| = 7 into a full
+    and a partial block; the update still equals the plain loop's global inversion."""
+    monkeypatch.setattr(S_, "ACTION_BLOCK", 2)
+    mdps, teacher, logits, v_student = reference_cases["grid_a7"]
+    est = SampledEstimator(mdps, teacher, name, 4)
+    assert est._blocks[0].tolist() == [0, 1, 2, 3, 4, 6]
+    draws = make_draws(np.random.default_rng(6), mdps.B * 4)
+    G, trans = est.update(logits, draws, student_value=v_student)
+    G_ref = reference_update(mdps, teacher, M.get_method(name), logits, draws, 4, v_student)
+    np.testing.assert_allclose(G, G_ref, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["entropy_regularised", "expected_entropy_regularised_r", "on_policy_distill",
+                                  "n_distill_r", "value_gated_r"])
+def test_many_actions_equal_plain_loop(name):
+    """|A| = 150 (a no-op group of 146 actions: blocks of 64, 64 and 18), peaked
+    student logits so that draws land in every block; equal to the plain loop."""
+    rng = np.random.default_rng(21)
+    mdps = small_grid(rng, 2, A=150, stop=0.05)
+    teacher, logits, v_student = setup(mdps, rng)
+    logits *= 3.0
+    est = SampledEstimator(mdps, teacher, name, 6)
+    assert [b - a for a, b in zip(est._blocks[0], est._blocks[1])][-3:] == [64, 64, 18]
+    draws = make_draws(np.random.default_rng(8), mdps.B * 6)
+    G, trans = est.update(logits, draws, student_value=v_student)
+    G_ref = reference_update(mdps, teacher, M.get_method(name), logits, draws, 6, v_student)
+    np.testing.assert_allclose(G, G_ref, rtol=1e-9, atol=1e-9)
+    if trans.action is not None:
+        assert np.unique(np.searchsorted(est._blocks[0], trans.action, side="right")).size >= 5
+
+
 def test_geometric_mode_is_used_on_grids_and_per_step_mode_on_dense(reference_cases):
     grid, teacher, *_ = reference_cases["grid_a4"]
     dense, dteacher, *_ = reference_cases["dense"]
@@ -238,9 +272,11 @@ def test_sgd_step_equals_update_and_keeps_caches(reference_cases):
             est.sgd_step(theta, 0.3, np.random.default_rng(step))
             np.testing.assert_allclose(theta, before - 0.3 * G, atol=1e-12)
         # the incrementally maintained caches equal a recomputation
-        lse, table = est._full_cache(theta.reshape(-1, mdps.A))
+        lse, table, bp = est._full_cache(theta.reshape(-1, mdps.A))
         np.testing.assert_allclose(est._lse, lse, atol=1e-12)
         np.testing.assert_allclose(est._table, table, atol=1e-12)
+        np.testing.assert_allclose(est._bp, bp, atol=1e-12)
+        np.testing.assert_allclose(bp.sum(axis=1), 1.0, atol=1e-12)
 
 
 def _run_sgd(mdps, teacher, logits, name, steps=4):

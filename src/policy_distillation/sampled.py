@@ -22,8 +22,13 @@ How a step is sampled (and why):
     ``P(a | s, k) ~ q(a | s) P(k | s, a)``, which gives the same joint law of
     ``(a_t, k_t)`` as drawing the action first. When all MDPs share one
     outcome table (grid worlds), actions with identical outcome rows (the
-    no-op actions of Figure 4) are grouped, so the posterior costs one cumsum
-    per visited row plus a binary search per step.
+    no-op actions of Figure 4) are grouped, and each group is cut into blocks
+    of at most ``ACTION_BLOCK`` actions whose student probabilities are cached
+    per state (``[B * S, n_blocks]``, refreshed with the log-sum-exp). A
+    student-driven action is then drawn by inversion in two stages: the block
+    from the cached block masses times ``P(k | block)``, then the action within
+    the block from at most ``ACTION_BLOCK`` recomputed probabilities; no
+    ``A``-wide row is read before the update.
   - If every positive continuation probability equals one constant ``c0 < 1``
     (the grid worlds' 0.01 stop), episode lengths are pre-drawn from the
     geometric law and trajectories are processed longest first: the live set
@@ -35,9 +40,12 @@ How a step is sampled (and why):
     unsigned integer and counted with ``np.bitwise_count``.
   - Visits are counted with one ``np.bincount``; method parts are evaluated
     only on the visited rows (a :class:`_RowContext`), and ``sgd_step``
-    touches only those rows of the logits, keeping per-row log-sum-exp and
-    outcome marginals up to date, so ``|A| = 4096`` never needs a full
-    ``[B, S, A]`` softmax per step.
+    touches only those rows of the logits, keeping per-row log-sum-exp,
+    block masses and outcome marginals up to date, so ``|A| = 4096`` never
+    needs a full ``[B, S, A]`` softmax per step. For grouped (large-A) MDPs,
+    the update, the per-step loss gradient and the new row statistics are
+    computed in one pass over chunks of visited rows that stay in cache
+    (the loss parts are evaluated on a context of each chunk).
 
 Memory. The teacher's floored log-probabilities are computed once for the
 whole batch on first use (another ``B * S * A`` floats); per-step ``[R, A]``
@@ -61,6 +69,7 @@ uniforms, then one uniform per step for the actions.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -73,6 +82,8 @@ from .policies import PROB_FLOOR
 MAX_EPISODE_STEPS = 1_000_000
 # large-A MDPs: the [R, A] passes of a step run in chunks of about 64k floats (512 KiB) that stay in cache
 CHUNK_ELEMENTS = 1 << 16
+# large-A MDPs: actions of one group are cut into blocks of at most this many (two-stage action draws)
+ACTION_BLOCK = 64
 _UINT_OF_WIDTH = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
@@ -211,27 +222,39 @@ class _RowContext(CriticAccess):
     ``methods.DistillContext``; fields are computed only when a part reads them)."""
 
     def __init__(self, est: "SampledEstimator", rows: np.ndarray, logits_flat: np.ndarray,
-                 lse_rows: np.ndarray, student_value: np.ndarray | None):
+                 lse_rows: np.ndarray, student_value: np.ndarray | None, tag: str = ""):
         self._est = est
         self.rows = rows
         self._flat = logits_flat
         self.mdps = _RowShape(1, rows.size, est.A)
         self._lse = lse_rows
+        self._tag = tag  # suffix of the workspace buffers (a chunk context must not share the whole context's)
         tv = est.teacher.value
         self.teacher_value = None if tv is None else tv.reshape(-1)[rows][None]
         self.student_value = None if student_value is None else student_value.reshape(-1)[rows][None]
 
+    def chunk(self, i: int, j: int, logits: np.ndarray, pi: np.ndarray) -> "_RowContext":
+        """Context of the rows ``i:j`` of this one, given their logits and student
+        policy float[j - i, A] (already computed by the caller; not copied)."""
+        c = _RowContext.__new__(_RowContext)
+        c._est, c.rows, c._flat, c._lse, c._tag = self._est, self.rows[i:j], self._flat, self._lse[i:j], "/chunk"
+        c.mdps = _RowShape(1, j - i, self._est.A)
+        c.teacher_value = None if self.teacher_value is None else self.teacher_value[:, i:j]
+        c.student_value = None if self.student_value is None else self.student_value[:, i:j]
+        c.student_logits, c.student_pi = logits[None], pi[None]  # fill the cached properties
+        return c
+
     @cached_property
     def teacher_pi(self) -> np.ndarray:
-        return self._est._ws.take("teacher_pi", self._est._teacher_flat, self.rows)[None]
+        return self._est._ws.take("teacher_pi" + self._tag, self._est._teacher_flat, self.rows)[None]
 
     @cached_property
     def teacher_log_pi(self) -> np.ndarray:
-        return self._est._ws.take("teacher_log_pi", self._est._teacher_log_flat, self.rows)[None]
+        return self._est._ws.take("teacher_log_pi" + self._tag, self._est._teacher_log_flat, self.rows)[None]
 
     @cached_property
     def student_logits(self) -> np.ndarray:
-        return self._est._ws.take("logits", self._flat, self.rows)[None]
+        return self._est._ws.take("logits" + self._tag, self._flat, self.rows)[None]
 
     @cached_property
     def student_log_pi(self) -> np.ndarray:
@@ -241,7 +264,7 @@ class _RowContext(CriticAccess):
     def student_pi(self) -> np.ndarray:
         if "student_log_pi" in self.__dict__:
             return np.exp(self.student_log_pi)
-        pi = self._est._ws.get("student_pi", self.student_logits.shape)
+        pi = self._est._ws.get("student_pi" + self._tag, self.student_logits.shape)
         np.subtract(self.student_logits, self._lse[None, :, None], out=pi)
         return np.exp(pi, out=pi)
 
@@ -260,7 +283,7 @@ class _Workspace:
         self._buffers: dict[str, np.ndarray] = {}
 
     def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         buf = self._buffers.get(name)
         if buf is None or buf.size < size:
             buf = np.empty(max(size, int(1.5 * (0 if buf is None else buf.size))))
@@ -353,7 +376,16 @@ class SampledEstimator:
             gid = rank[gid]
             starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
             if starts.size < self.A and np.all(np.diff(gid) >= 0):
-                self._groups = (starts, np.r_[starts[1:], self.A], self._op00[starts])  # lo, hi, op per group
+                lo, hi = starts, np.r_[starts[1:], self.A]
+                self._groups = (lo, hi, self._op00[starts])  # lo, hi, op per group
+                # blocks of at most ACTION_BLOCK actions within each group
+                per_group = [np.arange(a, b, ACTION_BLOCK) for a, b in zip(lo, hi)]
+                bstart = np.concatenate(per_group)
+                bgroup = np.repeat(np.arange(lo.size), [x.size for x in per_group])
+                # (start, end, P(k | block) as float[K, n_blocks], first block of each group, widest block)
+                bend = np.r_[bstart[1:], self.A]
+                self._blocks = (bstart, bend, np.ascontiguousarray(self._op00[bstart].T),
+                                np.searchsorted(bstart, lo), int((bend - bstart).max()))
         self._fixed_marginal = None
         if method.control == "uniform":
             # the uniform policy's marginal is the action-average of the outcome table
@@ -375,11 +407,9 @@ class SampledEstimator:
         """Outcome marginal of the control policy at flat rows -> float[R, K].
 
         The student enters as an unnormalised softmax ``e / z[:, None]``
-        (saves a pass over ``[R, A]``)."""
+        (saves a pass over ``[R, A]``). Ungrouped MDPs; grouped ones use :meth:`_finish_marginal`."""
         if self.method.control in ("teacher", "uniform"):
             return self._fixed_marginal[rows]
-        if self._groups is not None:
-            return self._finish_marginal(rows, self._group_mass(e), z)
         if self._shared_op:
             m = e @ self._op00
         else:
@@ -389,13 +419,12 @@ class SampledEstimator:
             m = self.method.beta * self._fixed_marginal[rows] + (1.0 - self.method.beta) * m
         return m
 
-    def _group_mass(self, e: np.ndarray) -> np.ndarray:
-        """Unnormalised student mass per action group, float[R, A] -> float[R, G]."""
-        return np.add.reduceat(e, self._groups[0], axis=1)
-
-    def _finish_marginal(self, rows: np.ndarray, m: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """Grouped path of :meth:`_marginal_rows` from group masses float[R, G] -> float[R, K]."""
-        m = m @ self._groups[2]
+    def _finish_marginal(self, rows: np.ndarray, bsum: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Grouped path of :meth:`_marginal_rows` from unnormalised block masses
+        float[R, n_blocks] -> float[R, K]."""
+        if self.method.control in ("teacher", "uniform"):
+            return self._fixed_marginal[rows]
+        m = np.add.reduceat(bsum, self._blocks[3], axis=1) @ self._groups[2]
         m /= z[:, None]
         if self.method.control == "mixture":
             m = self.method.beta * self._fixed_marginal[rows] + (1.0 - self.method.beta) * m
@@ -432,13 +461,41 @@ class SampledEstimator:
         cum = np.cumsum(m, axis=1)
         return cum / cum[:, -1:]
 
-    def _full_cache(self, logits_flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per-row log-sum-exp float[B*S] and outcome table float[B*S+1, w] (see ``_outcome_table``)."""
-        lse, e, z = _log_sum_exp(logits_flat)
+    def _full_cache(self, logits_flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Per-row log-sum-exp float[B*S], outcome table float[B*S+1, w] (see
+        ``_outcome_table``) and, for grouped MDPs, student block probabilities
+        float[B*S, n_blocks] (else None)."""
         rows = np.arange(self.B * self.S)
-        table = self._outcome_table(self._cum_rows(self._marginal_rows(rows, e, z)))
+        if self._groups is None:
+            lse, e, z = _log_sum_exp(logits_flat)
+            table, bp = self._outcome_table(self._cum_rows(self._marginal_rows(rows, e, z))), None
+        else:
+            # chunk by chunk (never a full [B*S, A] temporary), as the per-step pass does
+            lse, z = np.empty(rows.size), np.empty(rows.size)
+            bsum = np.empty((rows.size, self._blocks[0].size))
+            step = self._chunk_rows()
+            for i in range(0, rows.size, step):
+                lse[i:i + step], bsum[i:i + step], z[i:i + step] = self._row_stats(logits_flat[i:i + step])
+            table, bp = self._block_caches(rows, bsum, z)
         # the sentinel row (parked trajectories) always draws outcome 0
-        return lse, np.concatenate([table, np.ones((1, table.shape[1]))])
+        return lse, np.concatenate([table, np.ones((1, table.shape[1]))]), bp
+
+    def _row_stats(self, x: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Grouped MDPs: log-sum-exp, unnormalised block masses and softmax normaliser
+        of logits rows float[R, A] -> (float[R], float[R, n_blocks], float[R]).
+        ``out``: scratch float[R, A] for the softmax (else a workspace buffer)."""
+        m = x.max(axis=1)
+        e = np.subtract(x, m[:, None], out=self._ws.get("exp", x.shape) if out is None else out)
+        np.exp(e, out=e)
+        bsum = np.add.reduceat(e, self._blocks[0], axis=1)
+        z = bsum.sum(axis=1)  # the normaliser from the block masses (saves a pass over [R, A])
+        return m + np.log(z), bsum, z
+
+    def _block_caches(self, rows: np.ndarray, bsum: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Outcome table rows float[R, w] and block probabilities float[R, n_blocks]
+        from the row statistics of :meth:`_row_stats`."""
+        table = self._outcome_table(self._cum_rows(self._finish_marginal(rows, bsum, z)))
+        return table, bsum / z[:, None]
 
     def _check_logits(self, logits: np.ndarray) -> np.ndarray:
         if not isinstance(logits, np.ndarray) or logits.dtype != np.float64:
@@ -567,52 +624,66 @@ class SampledEstimator:
         return F, Kk, T, traj, cont, fk
 
     # --------------------------------------------------------- action draws
-    def _draw_actions(self, r: np.ndarray, F: np.ndarray, Kk: np.ndarray, pi_rows: np.ndarray,
-                      u: np.ndarray, cpi: np.ndarray | None = None) -> np.ndarray:
-        """a ~ P(a | s, k) proportional to pi_theta(a | s) P(k | s, a), by inversion of u.
+    def _draw_actions(self, r: np.ndarray, F: np.ndarray, Kk: np.ndarray, q_rows: np.ndarray,
+                      u: np.ndarray) -> np.ndarray:
+        """a ~ P(a | s, k) proportional to q(a | s) P(k | s, a), by inversion of u
+        (q_rows: float[R, A] control policy at the visited rows; r: int[M] row of each record)."""
+        op_k = self._op00[:, Kk].T if self._shared_op else np.take_along_axis(
+            self._op_at(F), Kk[:, None, None], axis=2)[..., 0]
+        w = np.cumsum(q_rows[r] * op_k, axis=1)
+        return inverse_cdf(w, u)
 
-        ``cpi``: the row cumulative sums of ``pi_rows`` when already computed (grouped path)."""
-        if self._groups is None:
-            op_k = self._op00[:, Kk].T if self._shared_op else np.take_along_axis(
-                self._op_at(F), Kk[:, None, None], axis=2)[..., 0]
-            w = np.cumsum(pi_rows[r] * op_k, axis=1)
-            return inverse_cdf(w, u)
-        lo, hi, op_g = self._groups
-        if cpi is None:
-            cpi = np.cumsum(pi_rows, axis=1, out=self._ws.get("cumsum", pi_rows.shape))
-        cflat = cpi.reshape(-1)
-        before = np.concatenate([np.zeros((cpi.shape[0], 1)), cpi[:, lo[1:] - 1]], axis=1)  # cum mass before group
-        mass = np.concatenate([before[:, 1:], cpi[:, -1:]], axis=1) - before
-        wg = mass[r] * op_g[:, Kk].T  # [M, G]
-        cwg = np.cumsum(wg, axis=1)
-        target = u * cwg[:, -1]
-        g = np.minimum((cwg[:, :-1] <= target[:, None]).sum(axis=1), lo.size - 1)
-        idx = np.arange(r.size)
-        below = np.where(g > 0, cwg[idx, np.maximum(g - 1, 0)], 0.0)
-        residual = (target - below) / op_g[g, Kk]
-        # first action a in [lo_g, hi_g) with cpi[r, a] > before[r, g] + residual (binary search)
-        goal = before[r, g] + residual
-        base = r * self.A
-        left, right = base + lo[g], base + hi[g] - 1
-        while True:
-            active = left < right
-            if not active.any():
-                break
-            mid = (left + right) // 2
-            go_right = cflat[mid] <= goal
-            left = np.where(active & go_right, mid + 1, left)
-            right = np.where(active & ~go_right, mid, right)
-        return left - base
+    def _draw_actions_blocked(self, F: np.ndarray, Kk: np.ndarray, u: np.ndarray, logits_flat: np.ndarray,
+                              lse: np.ndarray, bp: np.ndarray) -> np.ndarray:
+        """Grouped MDPs, student control: a ~ P(a | s, k) ~ pi_theta(a | s) P(k | s, a)
+        by inversion of u in two stages -> int[M].
+
+        Blocks lie within a group, so P(k | s, a) is constant on a block: the
+        block b is drawn with weights ``bp[s, b] P(k | b)`` (cached block
+        probabilities), and the fraction v of the block's weight that u points
+        at then selects the action within the block from its (at most
+        ``ACTION_BLOCK``) probabilities ``exp(theta[s, a] - lse[s])``. This is
+        the inversion of the whole posterior, up to rounding.
+        F: int[M] flat states; Kk: int[M] outcomes; u: float[M] uniforms.
+        """
+        bstart, bend, op_kb, _, width_max = self._blocks
+        M = F.size
+        w = bp[F]
+        w *= op_kb[Kk]  # [M, n_blocks]
+        cw = np.cumsum(w, axis=1)
+        target = u * cw[:, -1]
+        b = np.count_nonzero(cw[:, :-1] <= target[:, None], axis=1)
+        idx = np.arange(M)
+        wb = w[idx, b]
+        zero = np.flatnonzero(wb <= 0)
+        if zero.size:  # rounding (u near 1) pointed past the last block of positive weight
+            b[zero] = w.shape[1] - 1 - np.argmax(w[zero, ::-1] > 0, axis=1)
+            wb[zero] = w[zero, b[zero]]
+        before = np.where(b > 0, cw[idx, np.maximum(b - 1, 0)], 0.0)
+        v = (target - before) / wb
+        lo, width = bstart[b], bend[b] - bstart[b]
+        j = np.arange(width_max)
+        cols = (F * self.A + lo)[:, None] + np.minimum(j, width[:, None] - 1)
+        p = logits_flat.reshape(-1)[cols]
+        p -= lse[F][:, None]
+        np.exp(p, out=p)
+        p[j >= width[:, None]] = 0.0
+        cp = np.cumsum(p, axis=1)
+        off = np.count_nonzero(cp[:, :-1] <= (v * cp[:, -1])[:, None], axis=1)
+        return lo + np.minimum(off, width - 1)
 
     # ---------------------------------------------------------------- core
     def _estimate_rows(self, logits_flat: np.ndarray, lse: np.ndarray, table: np.ndarray,
-                       source: UniformSource, student_value: np.ndarray | None, scale: float,
-                       baseline: np.ndarray | None = None):
+                       bp: np.ndarray | None, source: UniformSource, student_value: np.ndarray | None,
+                       scale: float, baseline: np.ndarray | None = None):
         """One sampled step. Returns (row context, :class:`_RowUpdate` of scale * N * G_rows, transitions).
 
         ``scale`` multiplies the per-trajectory sum (1/N for the update, lr/N for
         an SGD step), applied to per-row coefficients before any [R, A] product.
+        For grouped MDPs the returned update leaves pi_theta (score term) and the
+        loss gradient to be supplied chunk by chunk (:meth:`_chunks`).
         """
+        grouped = self._groups is not None
         A, meth = self.A, self.method
         F, Kk, T, traj, cont, fk = self._rollout(table, source)
         counts = np.bincount(F, minlength=self.B * self.S)
@@ -627,15 +698,11 @@ class SampledEstimator:
             order = np.lexsort((T, traj))
             F, Kk, T, traj, cont, fk = F[order], Kk[order], T[order], traj[order], cont[order], fk[order]
             r = inv[F]
-            pi = cpi = None
-            if meth.control == "student":
-                if self._groups is not None:
-                    pi, cpi = self._student_rows_chunked(logits_flat, rows, ctx._lse)
-                    ctx.student_pi = pi[None]  # fills the cached property with the same values
-                else:
-                    pi = ctx.student_pi[0]
-            action = self._draw_actions(r, F, Kk, self._control_rows(ctx) if pi is None else pi,
-                                        source.actions(traj, T), cpi)
+            u = source.actions(traj, T)
+            if grouped and meth.control == "student":
+                action = self._draw_actions_blocked(F, Kk, u, logits_flat, lse, bp)
+            else:
+                action = self._draw_actions(r, F, Kk, self._control_rows(ctx), u)
             reward = self._outcome_reward[fk]
             if self.mdps.action_reward is not None:
                 reward = reward + self.mdps.action_reward.reshape(-1, A)[F, action]
@@ -667,11 +734,12 @@ class SampledEstimator:
                     W = W - baseline[F]
                 W *= scale
                 # -(e_a - pi) W summed per row: pi * sum(W) minus W at the taken action
-                upd.score(pi, np.bincount(r, weights=W, minlength=rows.size), r, action, -W)
+                upd.score(None if grouped else ctx.student_pi[0],
+                          np.bincount(r, weights=W, minlength=rows.size), r, action, -W)
         elif self.mdps.action_reward is None:
             reward = self._outcome_reward[fk]
         if meth.state_loss is not None:
-            upd.state_term(meth.state_loss(ctx)[1][0], (scale * counts[rows])[:, None])
+            upd.state_term(None if grouped else meth.state_loss(ctx)[1][0], (scale * counts[rows])[:, None])
         trans = Transitions(traj=traj, time=T, flat_state=F, flat_next=self._next[fk], outcome=Kk, action=action,
                             reward=reward, cont=cont, n_states=self.S, n_trajectories=self.N)
         return ctx, upd, trans
@@ -680,22 +748,35 @@ class SampledEstimator:
         """Rows per chunk of the [R, A] passes (grouped, i.e. large-A, MDPs), or None: one pass."""
         return None if self._groups is None else max(1, CHUNK_ELEMENTS // self.A)
 
-    def _student_rows_chunked(self, logits_flat: np.ndarray, rows: np.ndarray,
-                              lse_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """pi_theta at the visited rows and its row cumulative sums, float[R, A] each,
-        computed chunk by chunk while each chunk is in cache (same values as
-        ``_RowContext.student_pi`` and ``np.cumsum``: every operation is per row)."""
-        R, A = rows.size, self.A
-        pi = self._ws.get("student_pi", (R, A))
-        cpi = self._ws.get("cumsum", (R, A))
-        step = self._chunk_rows()
+    def _chunks(self, ctx: "_RowContext", upd: "_RowUpdate"):
+        """Grouped MDPs: the update G over the visited rows, one chunk of rows at a
+        time while it is in cache. Per chunk: the logits rows x, pi_theta =
+        exp(x - lse) when the score term or the loss needs it, the loss gradient
+        on a context of the chunk, then G. Every operation is per row, so the
+        values do not depend on the chunk size (tested).
+
+        Yields (i, j, x: float[j - i, A] logits of rows i:j, G: float[j - i, A]);
+        both are reused buffers that the caller may overwrite. pi_theta and G
+        share one buffer (the loss gradient is taken before G overwrites pi), so
+        a chunk's working set is two ``[rows, A]`` buffers.
+        """
+        rows, A, ws = ctx.rows, self.A, self._ws
+        R, step = rows.size, self._chunk_rows()
+        loss = self.method.state_loss if upd.weight is not None else None
         for i in range(0, R, step):
-            x = pi[i:i + step]
-            np.take(logits_flat, rows[i:i + step], axis=0, out=x, mode="clip")
-            np.subtract(x, lse_rows[i:i + step, None], out=x)
-            np.exp(x, out=x)
-            np.cumsum(x, axis=1, out=cpi[i:i + step])
-        return pi, cpi
+            j = min(i + step, R)
+            x = ws.get("chunk", (j - i, A))
+            np.take(ctx._flat, rows[i:j], axis=0, out=x, mode="clip")
+            G = ws.get("G", x.shape)
+            pi = grad = None
+            if upd.coef is not None or loss is not None:
+                pi = np.subtract(x, ctx._lse[i:j, None], out=G)
+                np.exp(pi, out=pi)
+            if loss is not None:
+                grad = loss(ctx.chunk(i, j, x, pi))[1][0]
+                if np.may_share_memory(grad, G):  # G is about to overwrite pi
+                    grad = grad.copy()
+            yield i, j, x, upd.block(i, j, G, pi, grad)
 
     # -------------------------------------------------------------- public
     def update(self, logits: np.ndarray, rng: np.random.Generator | UniformSource,
@@ -717,12 +798,16 @@ class SampledEstimator:
         if not np.isfinite(flat).all():
             raise ValueError("logits must be finite")
         student_value = self._check_student_value(student_value)
-        lse, table = self._full_cache(flat)
-        ctx, upd, trans = self._estimate_rows(flat, lse, table, _as_source(rng), student_value,
+        lse, table, bp = self._full_cache(flat)
+        ctx, upd, trans = self._estimate_rows(flat, lse, table, bp, _as_source(rng), student_value,
                                               1.0 / self.N, self._check_baseline(baseline))
         rows = ctx.rows
         G = np.zeros((self.B * self.S, self.A))
-        G[rows] = upd.block(0, rows.size, np.empty((rows.size, self.A)))
+        if self._groups is None:
+            G[rows] = upd.block(0, rows.size, np.empty((rows.size, self.A)))
+        else:
+            for i, j, _, G_rows in self._chunks(ctx, upd):
+                G[rows[i:j]] = G_rows
         return G.reshape(self.B, self.S, self.A), trans
 
     def _check_baseline(self, baseline: np.ndarray | None) -> np.ndarray | None:
@@ -744,7 +829,8 @@ class SampledEstimator:
                  student_value: np.ndarray | None = None, baseline: np.ndarray | None = None) -> Transitions:
         """theta <- theta - lr * G, in place, touching only the visited rows.
 
-        Per-row log-sum-exp and control marginals are cached between calls on
+        Per-row log-sum-exp, control marginals and (grouped MDPs) block
+        probabilities are cached between calls on
         the same ``logits`` array; if the array is changed elsewhere, call
         :meth:`invalidate` first. Returns the sampled :class:`Transitions`
         (e.g. for a TD critic).
@@ -756,14 +842,14 @@ class SampledEstimator:
         if self._bound is not logits:
             if not np.isfinite(flat).all():
                 raise ValueError("logits must be finite")
-            self._lse, self._table = self._full_cache(flat)
+            self._lse, self._table, self._bp = self._full_cache(flat)
             self._bound = logits
         with np.errstate(over="ignore", invalid="ignore"):  # reported below as one error
-            ctx, upd, trans = self._estimate_rows(flat, self._lse, self._table, _as_source(rng),
+            ctx, upd, trans = self._estimate_rows(flat, self._lse, self._table, self._bp, _as_source(rng),
                                                   student_value, lr / self.N, self._check_baseline(baseline))
             rows = ctx.rows
             if self._groups is not None:
-                lse, mass, z = self._apply_chunked(flat, rows, upd)
+                lse, mass, z = self._apply_chunked(flat, ctx, upd)
             else:
                 logits_rows = ctx.student_logits[0]  # the visited rows (taken once per step), updated in place
                 logits_rows -= upd.block(0, rows.size, self._ws.get("G", logits_rows.shape))
@@ -775,34 +861,30 @@ class SampledEstimator:
         if mass is None:
             flat[rows] = logits_rows
         self._lse[rows] = lse
-        if self.method.control not in ("teacher", "uniform"):
-            m = self._marginal_rows(rows, e, z) if mass is None else self._finish_marginal(rows, mass, z)
-            self._table[rows] = self._outcome_table(self._cum_rows(m))
+        if mass is not None:
+            self._table[rows], self._bp[rows] = self._block_caches(rows, mass, z)
+        elif self.method.control not in ("teacher", "uniform"):
+            self._table[rows] = self._outcome_table(self._cum_rows(self._marginal_rows(rows, e, z)))
         return trans
 
-    def _apply_chunked(self, flat: np.ndarray, rows: np.ndarray,
+    def _apply_chunked(self, flat: np.ndarray, ctx: "_RowContext",
                        upd: "_RowUpdate") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``flat[rows] -= G``, per-row log-sum-exp and group masses, in chunks of
-        rows that stay in cache (large A); G is assembled chunk by chunk.
+        """``flat[rows] -= G`` and the new row statistics (:meth:`_row_stats`), in
+        the chunks of :meth:`_chunks` (one pass over the visited rows, large A).
 
-        Every operation is per row, so the results equal one whole pass bit for
-        bit (tested). On a non-finite result the rows already written stay
-        written (the caller raises; the logits are then not to be used).
-        Returns (lse: float[R], mass: float[R, G], z: float[R]).
+        On a non-finite result the rows already written stay written (the
+        caller raises; the logits are then not to be used).
+        Returns (lse: float[R], block masses: float[R, n_blocks], z: float[R]).
         """
-        R, A = rows.size, self.A
+        rows = ctx.rows
+        R = rows.size
         lse, z = np.empty(R), np.empty(R)
-        mass = np.empty((R, self._groups[0].size))
-        step = self._chunk_rows()
-        for i in range(0, R, step):
-            j = min(i + step, R)
-            x = self._ws.get("chunk", (j - i, A))
-            np.take(flat, rows[i:j], axis=0, out=x, mode="clip")
-            x -= upd.block(i, j, self._ws.get("G", (j - i, A)))
-            lse[i:j], e, z[i:j] = _log_sum_exp(x, self._ws)
-            mass[i:j] = self._group_mass(e)
+        bsum = np.empty((R, self._blocks[0].size))
+        for i, j, x, G in self._chunks(ctx, upd):
+            x -= G
+            lse[i:j], bsum[i:j], z[i:j] = self._row_stats(x, out=G)
             flat[rows[i:j]] = x
-        return lse, mass, z
+        return lse, bsum, z
 
 
 class _RowUpdate:
@@ -812,6 +894,8 @@ class _RowUpdate:
         G = pi * coef[:, None]  + sparse (row, action, value) entries   (score term)
             + grad * weight                                            (per-step loss)
 
+    ``pi`` and ``grad`` are either held whole (float[R, A]) or, when given as
+    None, supplied per block by the caller (grouped MDPs, :meth:`SampledEstimator._chunks`).
     ``block`` adds the terms in exactly this order (the order of a one-pass
     assembly), so every block equals the same rows of the whole ``G``.
     """
@@ -821,8 +905,8 @@ class _RowUpdate:
         self.pi = self.coef = self.grad = self.weight = None
         self._sparse = None
 
-    def score(self, pi: np.ndarray, coef: np.ndarray, r: np.ndarray, a: np.ndarray, w: np.ndarray) -> None:
-        """pi: float[R, A]; coef: float[R]; entries G[r, a] += w (in record order)."""
+    def score(self, pi: np.ndarray | None, coef: np.ndarray, r: np.ndarray, a: np.ndarray, w: np.ndarray) -> None:
+        """pi: float[R, A] or None (per block); coef: float[R]; entries G[r, a] += w (in record order)."""
         self.pi, self.coef = pi, coef
         if self.chunk is not None and self.chunk < self.R:
             # stable: the entries of one (row, action) keep their order, so np.add.at sums alike
@@ -833,14 +917,17 @@ class _RowUpdate:
             self._bounds = None
         self._sparse = (r, a, w)
 
-    def state_term(self, grad: np.ndarray, weight: np.ndarray) -> None:
-        """grad: float[R, A]; weight: float[R, 1]."""
+    def state_term(self, grad: np.ndarray | None, weight: np.ndarray) -> None:
+        """grad: float[R, A] or None (per block); weight: float[R, 1]."""
         self.grad, self.weight = grad, weight
 
-    def block(self, i: int, j: int, out: np.ndarray) -> np.ndarray:
-        """G[i:j] into ``out`` (float[j - i, A]) -> out."""
-        if self.pi is not None:
-            np.multiply(self.pi[i:j], self.coef[i:j, None], out=out)
+    def block(self, i: int, j: int, out: np.ndarray, pi: np.ndarray | None = None,
+              grad: np.ndarray | None = None) -> np.ndarray:
+        """G[i:j] into ``out`` (float[j - i, A]) -> out. ``pi``, ``grad``: rows i:j
+        of the factors not held whole (``pi`` may be ``out`` itself)."""
+        if self.coef is not None:
+            pi = self.pi[i:j] if self.pi is not None else pi
+            np.multiply(pi, self.coef[i:j, None], out=out)
             r, a, w = self._sparse
             if (i, j) == (0, self.R):
                 np.add.at(out, (r, a), w)
@@ -852,11 +939,13 @@ class _RowUpdate:
                 if i % self.chunk or j != min(i + self.chunk, self.R):
                     raise ValueError("blocks must follow the chunk grid")
                 np.add.at(out, (r[lo:hi] - i, a[lo:hi]), w[lo:hi])
-            if self.grad is not None:
-                out += self.grad[i:j] * self.weight[i:j]
-        elif self.grad is not None:
-            np.multiply(self.grad[i:j], self.weight[i:j], out=out)
-        else:
+        if self.weight is not None:
+            grad = self.grad[i:j] if self.grad is not None else grad
+            if self.coef is not None:
+                out += grad * self.weight[i:j]
+            else:
+                np.multiply(grad, self.weight[i:j], out=out)
+        elif self.coef is None:
             out[...] = 0.0
         return out
 
