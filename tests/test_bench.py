@@ -1,10 +1,11 @@
-"""Smoke test of ``python -m policy_distillation.bench exact`` (keys and accuracy, not timings)."""
+"""Smoke tests of ``python -m policy_distillation.bench exact`` and ``distill`` (keys and
+accuracy, not timings)."""
 
 from __future__ import annotations
 
 import json
 
-from policy_distillation.benchmarks import exact
+from policy_distillation.benchmarks import distill, exact
 
 KEYS = {
     "mdps", "states", "actions", "repeats", "ours_median_s", "dense_median_s", "speedup", "max_abs_diff",
@@ -22,3 +23,15 @@ def test_bench_exact_prints_one_json_line(capsys):
     assert row["dense_loop_mdps_timed"] == 5
     assert row["max_abs_diff"] < 1e-9
     assert row["ours_median_s"] > 0 and row["dense_median_s"] > 0
+
+
+def test_bench_distill_prints_three_settings(capsys):
+    distill.main(["--mdps", "4", "--loop-mdps", "2", "--large-mdps", "2", "--large-actions", "64",
+                  "--repeats", "4"])
+    rows = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
+    assert [r["setting"] for r in rows] == ["vectorised", "per_mdp_loop", "large_actions"]
+    assert rows[1]["measured_mdps"] == 2 and rows[1]["speedup"] > 0
+    big = rows[2]
+    assert (big["B"], big["A"], big["method"], big["target_ms"]) == (2, 64, "entropy_regularised", 100)
+    assert big["ms_per_step"] > 0 and big["reference_exp_ms"] > 0
+    assert abs(big["per_reference"] - big["ms_per_step"] / big["reference_exp_ms"]) < 0.02 * big["per_reference"] + 0.01

@@ -6,7 +6,11 @@ Prints one JSON line per setting:
   2. ``per_mdp_loop``: the same step written as a plain loop over MDPs with
      numpy inside (one trajectory at a time), measured in the same run on a
      subset of MDPs and scaled up to 1000; then the ratio (target >= 30x).
-  3. ``large_actions``: |A| = 4096, B = 100, entropy regularised (target < 100 ms).
+  3. ``large_actions``: |A| = 4096, B = 100, entropy regularised (target < 100 ms),
+     with a reference workload timed alternately (``reference_exp_ms``: one
+     ``np.exp`` over float[1400, A], about the step's visited rows) and the
+     ratio ``per_reference``, which is comparable across runs when the
+     machine's speed drifts.
 
 The teacher is a softmax of optimal action values (``evaluation.optimal_values``
 on the 4-action worlds; for 4096 actions, ``r + E V*`` extended to the no-op
@@ -112,9 +116,22 @@ def main(argv: list[str]) -> None:
     big_est = SampledEstimator(large, big_teacher, "entropy_regularised", args.n_trajectories)
     big_logits = np.zeros((large.B, large.S, large.A))
     big_rng = np.random.default_rng(args.seed + 3)
-    ms, cpu = _time_steps(lambda: big_est.sgd_step(big_logits, lr, big_rng), repeats=max(args.repeats // 2, 5),
-                          warmup=2)
+    # This machine's speed drifts by up to ~1.5x within an hour; a fixed reference workload
+    # (one exp over an [R, A] array of the step's typical size), timed alternately with the
+    # step, lets runs made at different times be compared: see ``per_reference``.
+    ref_x = np.random.default_rng(0).normal(size=(1400, large.A))
+    ref_out = np.empty_like(ref_x)
+    steps, refs = [], []
+    for _ in range(2):
+        big_est.sgd_step(big_logits, lr, big_rng)
+    for _ in range(max(args.repeats // 2, 5)):
+        steps.append(_time_steps(lambda: big_est.sgd_step(big_logits, lr, big_rng), repeats=1, warmup=0))
+        refs.append(_time_steps(lambda: np.exp(ref_x, out=ref_out), repeats=1, warmup=0)[0])
+    ms = float(np.median([w for w, _ in steps]))
+    cpu = float(np.median([c for _, c in steps]))
+    ref = float(np.median(refs))
     print(json.dumps({"setting": "large_actions", "B": large.B, "S": large.S, "A": large.A,
                       "N": args.n_trajectories, "method": "entropy_regularised", "control": "student",
                       "ms_per_step": round(ms, 2), "cpu_ms_per_step": round(cpu, 2),
+                      "reference_exp_ms": round(ref, 2), "per_reference": round(ms / ref, 2),
                       "target_ms": 100}), flush=True)
