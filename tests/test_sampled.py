@@ -279,24 +279,29 @@ def test_sgd_step_equals_update_and_keeps_caches(reference_cases):
         np.testing.assert_allclose(bp.sum(axis=1), 1.0, atol=1e-12)
 
 
-def _run_sgd(mdps, teacher, logits, name, steps=4):
+def _run_sgd(mdps, teacher, logits, name, steps=4, student_value=None):
     est = SampledEstimator(mdps, teacher, name, n_trajectories=2)
     theta = logits.copy()
     rng = np.random.default_rng(11)
     for _ in range(steps):
-        est.sgd_step(theta, 0.3, rng)
-    return theta, est._lse.copy(), est._table.copy()
+        est.sgd_step(theta, 0.3, rng, student_value=student_value)
+    G, _ = est.update(theta, np.random.default_rng(12), student_value=student_value)
+    out = (theta, est._lse.copy(), est._table.copy(), G)
+    return out if est._groups is None else out + (est._bp.copy(),)
 
 
-@pytest.mark.parametrize("name", ["entropy_regularised", "expected_entropy_regularised_r", "mixture_distill"])
+@pytest.mark.parametrize("name", ["entropy_regularised", "expected_entropy_regularised_r", "mixture_distill",
+                                  "on_policy_distill", "value_gated_r", "n_distill"])
 def test_chunked_update_equals_one_pass_bit_for_bit(reference_cases, monkeypatch, name):
-    """Large-A path: the post-update pass runs in row chunks; every operation is per row."""
-    mdps, teacher, logits, _ = reference_cases["grid_a7"]
+    """Large-A path: the update pass (pi, the loss gradient on chunk contexts with
+    sliced critic values, G, the new row statistics) runs in row chunks; every
+    operation is per row, so SGD steps, caches and ``update`` equal one pass."""
+    mdps, teacher, logits, v_student = reference_cases["grid_a7"]
     assert SampledEstimator(mdps, teacher, name)._groups is not None
     monkeypatch.setattr(S_, "CHUNK_ELEMENTS", 1 << 30)  # one chunk
-    whole = _run_sgd(mdps, teacher, logits, name)
+    whole = _run_sgd(mdps, teacher, logits, name, student_value=v_student)
     monkeypatch.setattr(S_, "CHUNK_ELEMENTS", 3 * mdps.A)  # three rows a chunk
-    chunked = _run_sgd(mdps, teacher, logits, name)
+    chunked = _run_sgd(mdps, teacher, logits, name, student_value=v_student)
     for x, y in zip(whole, chunked):
         assert np.array_equal(x, y)
 
