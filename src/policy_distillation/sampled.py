@@ -23,11 +23,12 @@ How a step is sampled (and why):
     ``(a_t, k_t)`` as drawing the action first. When all MDPs share one
     outcome table (grid worlds), actions with identical outcome rows (the
     no-op actions of Figure 4) are grouped, and each group is cut into blocks
-    of at most ``ACTION_BLOCK`` actions whose student probabilities are cached
+    (about sqrt(group size) actions, at most ``ACTION_BLOCK``: 64 at
+    ``|A| = 4096``) whose student probabilities are cached
     per state (``[B * S, n_blocks]``, refreshed with the log-sum-exp). A
     student-driven action is then drawn by inversion in two stages: the block
     from the cached block masses times ``P(k | block)``, then the action within
-    the block from at most ``ACTION_BLOCK`` recomputed probabilities; no
+    the block from its recomputed probabilities; no
     ``A``-wide row is read before the update.
   - If every positive continuation probability equals one constant ``c0 < 1``
     (the grid worlds' 0.01 stop), episode lengths are pre-drawn from the
@@ -83,7 +84,8 @@ from .policies import PROB_FLOOR
 MAX_EPISODE_STEPS = 1_000_000
 # large-A MDPs: the [R, A] passes of a step run in chunks of about 64k floats (512 KiB) that stay in cache
 CHUNK_ELEMENTS = 1 << 16
-# large-A MDPs: actions of one group are cut into blocks of at most this many (two-stage action draws)
+# large-A MDPs: actions of one group are cut into blocks (two-stage action draws) of about the
+# square root of the largest group's size, a power of 2, and at most this many
 ACTION_BLOCK = 64
 _UINT_OF_WIDTH = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
@@ -379,8 +381,10 @@ class SampledEstimator:
             if starts.size < self.A and np.all(np.diff(gid) >= 0):
                 lo, hi = starts, np.r_[starts[1:], self.A]
                 self._groups = (lo, hi, self._op00[starts])  # lo, hi, op per group
-                # blocks of at most ACTION_BLOCK actions within each group
-                per_group = [np.arange(a, b, ACTION_BLOCK) for a, b in zip(lo, hi)]
+                # blocks within each group: a draw costs ~ (number of blocks + block width)
+                # per record, least near a width of sqrt(group size)
+                width = min(ACTION_BLOCK, 1 << math.ceil(math.log2(math.sqrt((hi - lo).max()))))
+                per_group = [np.arange(a, b, width) for a, b in zip(lo, hi)]
                 bstart = np.concatenate(per_group)
                 bgroup = np.repeat(np.arange(lo.size), [x.size for x in per_group])
                 # (start, end, P(k | block) as float[K, n_blocks], first block of each group, widest block)
@@ -643,7 +647,7 @@ class SampledEstimator:
         block b is drawn with weights ``bp[s, b] P(k | b)`` (cached block
         probabilities), and the fraction v of the block's weight that u points
         at then selects the action within the block from its (at most
-        ``ACTION_BLOCK``) probabilities ``exp(theta[s, a] - lse[s])``. This is
+        block width) probabilities ``exp(theta[s, a] - lse[s])``. This is
         the inversion of the whole posterior, up to rounding.
         F: int[M] flat states; Kk: int[M] outcomes; u: float[M] uniforms.
         """
