@@ -201,7 +201,7 @@ def test_blocked_action_draws_equal_plain_loop(reference_cases, monkeypatch, nam
     monkeypatch.setattr(S_, "ACTION_BLOCK", 2)
     mdps, teacher, logits, v_student = reference_cases["grid_a7"]
     est = SampledEstimator(mdps, teacher, name, 4)
-    assert est._blocks[0].tolist() == [0, 1, 2, 3, 4, 6]
+    assert est._blocks.start.tolist() == [0, 1, 2, 3, 4, 6]
     draws = make_draws(np.random.default_rng(6), mdps.B * 4)
     G, trans = est.update(logits, draws, student_value=v_student)
     G_ref = reference_update(mdps, teacher, M.get_method(name), logits, draws, 4, v_student)
@@ -218,13 +218,13 @@ def test_many_actions_equal_plain_loop(name):
     teacher, logits, v_student = setup(mdps, rng)
     logits *= 3.0
     est = SampledEstimator(mdps, teacher, name, 6)
-    assert [b - a for a, b in zip(est._blocks[0], est._blocks[1])] == [1, 1, 1, 1] + [16] * 9 + [2]
+    assert [b - a for a, b in zip(est._blocks.start, est._blocks.end)] == [1, 1, 1, 1] + [16] * 9 + [2]
     draws = make_draws(np.random.default_rng(8), mdps.B * 6)
     G, trans = est.update(logits, draws, student_value=v_student)
     G_ref = reference_update(mdps, teacher, M.get_method(name), logits, draws, 6, v_student)
     np.testing.assert_allclose(G, G_ref, rtol=1e-9, atol=1e-9)
     if trans.action is not None:
-        assert np.unique(np.searchsorted(est._blocks[0], trans.action, side="right")).size >= 5
+        assert np.unique(np.searchsorted(est._blocks.start, trans.action, side="right")).size >= 5
 
 
 def test_geometric_mode_is_used_on_grids_and_per_step_mode_on_dense(reference_cases):

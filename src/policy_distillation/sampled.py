@@ -74,6 +74,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -313,6 +314,16 @@ def _log_sum_exp(x: np.ndarray, ws: _Workspace | None = None) -> tuple[np.ndarra
 
 
 # ------------------------------------------------------------------ estimator
+class _Blocks(NamedTuple):
+    """Blocks of actions within the action groups of a grouped (large-A) MDP batch."""
+
+    start: np.ndarray  # int[n_blocks] first action of each block
+    end: np.ndarray  # int[n_blocks] one past its last action
+    op_kb: np.ndarray  # float[K, n_blocks] P(k | block) (constant within a group)
+    group_first: np.ndarray  # int[G] index of each group's first block
+    width: int  # widest block
+
+
 class SampledEstimator:
     """Sampled estimate of Eq. (1) for one method on a batch of MDPs.
 
@@ -384,13 +395,10 @@ class SampledEstimator:
                 # blocks within each group: a draw costs ~ (number of blocks + block width)
                 # per record, least near a width of sqrt(group size)
                 width = min(ACTION_BLOCK, 1 << math.ceil(math.log2(math.sqrt((hi - lo).max()))))
-                per_group = [np.arange(a, b, width) for a, b in zip(lo, hi)]
-                bstart = np.concatenate(per_group)
-                bgroup = np.repeat(np.arange(lo.size), [x.size for x in per_group])
-                # (start, end, P(k | block) as float[K, n_blocks], first block of each group, widest block)
+                bstart = np.concatenate([np.arange(a, b, width) for a, b in zip(lo, hi)])
                 bend = np.r_[bstart[1:], self.A]
-                self._blocks = (bstart, bend, np.ascontiguousarray(self._op00[bstart].T),
-                                np.searchsorted(bstart, lo), int((bend - bstart).max()))
+                self._blocks = _Blocks(start=bstart, end=bend, op_kb=np.ascontiguousarray(self._op00[bstart].T),
+                                       group_first=np.searchsorted(bstart, lo), width=int((bend - bstart).max()))
         self._fixed_marginal = None
         if method.control == "uniform":
             # the uniform policy's marginal is the action-average of the outcome table
@@ -429,7 +437,7 @@ class SampledEstimator:
         float[R, n_blocks] -> float[R, K]."""
         if self.method.control in ("teacher", "uniform"):
             return self._fixed_marginal[rows]
-        m = np.add.reduceat(bsum, self._blocks[3], axis=1) @ self._groups[2]
+        m = np.add.reduceat(bsum, self._blocks.group_first, axis=1) @ self._groups[2]
         m /= z[:, None]
         if self.method.control == "mixture":
             m = self.method.beta * self._fixed_marginal[rows] + (1.0 - self.method.beta) * m
@@ -477,7 +485,7 @@ class SampledEstimator:
         else:
             # chunk by chunk (never a full [B*S, A] temporary), as the per-step pass does
             lse, z = np.empty(rows.size), np.empty(rows.size)
-            bsum = np.empty((rows.size, self._blocks[0].size))
+            bsum = np.empty((rows.size, self._blocks.start.size))
             step = self._chunk_rows()
             for i in range(0, rows.size, step):
                 lse[i:i + step], bsum[i:i + step], z[i:i + step] = self._row_stats(logits_flat[i:i + step])
@@ -492,7 +500,7 @@ class SampledEstimator:
         m = x.max(axis=1)
         e = np.subtract(x, m[:, None], out=self._ws.get("exp", x.shape) if out is None else out)
         np.exp(e, out=e)
-        bsum = np.add.reduceat(e, self._blocks[0], axis=1)
+        bsum = np.add.reduceat(e, self._blocks.start, axis=1)
         z = bsum.sum(axis=1)  # the normaliser from the block masses (saves a pass over [R, A])
         return m + np.log(z), bsum, z
 
@@ -651,7 +659,7 @@ class SampledEstimator:
         the inversion of the whole posterior, up to rounding.
         F: int[M] flat states; Kk: int[M] outcomes; u: float[M] uniforms.
         """
-        bstart, bend, op_kb, _, width_max = self._blocks
+        bstart, bend, op_kb, width_max = self._blocks.start, self._blocks.end, self._blocks.op_kb, self._blocks.width
         M = F.size
         w = bp[F]
         w *= op_kb[Kk]  # [M, n_blocks]
@@ -891,7 +899,7 @@ class SampledEstimator:
         rows = ctx.rows
         R = rows.size
         lse, z = np.empty(R), np.empty(R)
-        bsum = np.empty((R, self._blocks[0].size))
+        bsum = np.empty((R, self._blocks.start.size))
         for i, j, x, G in self._chunks(ctx, upd):
             x -= G
             lse[i:j], bsum[i:j], z[i:j] = self._row_stats(x, out=G)
