@@ -34,6 +34,8 @@ def test_bench_distill_prints_three_settings(capsys):
     big = rows[2]
     assert (big["B"], big["A"], big["method"], big["target_ms"]) == (2, 64, "entropy_regularised", 100)
     assert big["ms_per_step"] > 0 and big["reference_exp_ms"] > 0
+    for row in (rows[0], big):  # null where /proc/stat is missing
+        assert row["steal_pct"] is None or 0.0 <= row["steal_pct"] <= 100.0
     # the three values are printed rounded to 0.01: bound the ratio's error by that rounding
     ms, ref, ratio = big["ms_per_step"], big["reference_exp_ms"], big["per_reference"]
     rounding = 0.005 + 1.01 * (ms / ref) * (0.005 / ms + 0.005 / ref)

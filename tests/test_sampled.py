@@ -227,6 +227,33 @@ def test_many_actions_equal_plain_loop(name):
         assert np.unique(np.searchsorted(est._blocks.start, trans.action, side="right")).size >= 5
 
 
+def test_blocked_draw_at_the_end_of_the_table():
+    """The last row's last block (2 actions) is narrower than the 16-wide windows read
+    for the second stage, so its window would run past the end of the flat logits
+    table; those draws still equal the global inversion of pi(a | s) P(k | s, a)."""
+    rng = np.random.default_rng(31)
+    mdps = small_grid(rng, 2, A=150, stop=0.05)
+    teacher, logits, _ = setup(mdps, rng)
+    logits[-1, -1, 148:] += 5.0  # the last block carries most of the no-op mass
+    est = SampledEstimator(mdps, teacher, "entropy_regularised")
+    flat = logits.reshape(-1, mdps.A)
+    lse, _, bp = est._full_cache(flat)
+    op = mdps.outcome_prob[0, 0]  # [A, K]
+    k_noop = int(np.argmax(op[148]))
+    n = 500
+    F = np.full(n, flat.shape[0] - 1)
+    Kk = np.where(np.arange(n) % 2 == 0, k_noop, rng.integers(0, mdps.K, n))
+    u = rng.random(n)
+    a = est._draw_actions_blocked(F, Kk, u, flat, lse, bp)
+    pi = softmax(flat[-1])
+    ref = []
+    for k, uk in zip(Kk, u):
+        cum = np.cumsum(pi * op[:, k])
+        ref.append(min(int(np.searchsorted(cum, uk * cum[-1], side="right")), mdps.A - 1))
+    np.testing.assert_array_equal(a, ref)
+    assert np.count_nonzero(a >= 148) > 50  # the table-end path is exercised
+
+
 def test_geometric_mode_is_used_on_grids_and_per_step_mode_on_dense(reference_cases):
     grid, teacher, *_ = reference_cases["grid_a4"]
     dense, dteacher, *_ = reference_cases["dense"]

@@ -77,6 +77,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .mdp import TabularMDPs
 from .methods import CriticAccess, Method, Teacher, get_method, teacher_log_prob
@@ -680,9 +681,16 @@ class SampledEstimator:
         if multi.size:
             Fm, wm = F[multi], width[multi]
             j = np.arange(width_max)
-            # whole rows of width_max logits from the block start ("clip" keeps the last
-            # row's reads inside the table); entries past a shorter block are set to -inf
-            p = np.take(logits_flat.reshape(-1), (Fm * self.A + lo[multi])[:, None] + j, mode="clip")
+            # whole rows of width_max logits from the block start, copied from a view of
+            # all windows of the flat table (cheaper than an element-wise gather); entries
+            # past a shorter block are set to -inf
+            flat1 = logits_flat.reshape(-1)
+            windows = sliding_window_view(flat1, width_max)
+            start = Fm * self.A + lo[multi]
+            p = windows[np.minimum(start, windows.shape[0] - 1)]
+            over = np.flatnonzero(start >= windows.shape[0])
+            if over.size:  # a window would run past the table's end ("clip": masked below)
+                p[over] = np.take(flat1, start[over, None] + j, mode="clip")
             part = np.flatnonzero(wm < width_max)
             if part.size:
                 p[part] = np.where(j < wm[part, None], p[part], -np.inf)

@@ -12,6 +12,10 @@ Prints one JSON line per setting:
      ratio ``per_reference``, which is comparable across runs when the
      machine's speed drifts.
 
+Settings 1 and 3 also print ``steal_pct``: the share of all cores' time that the
+hypervisor took during the timed steps (Linux ``/proc/stat``; null elsewhere). On a
+shared virtual machine this is the main cause of the drift.
+
 The teacher is a softmax of optimal action values (``evaluation.optimal_values``
 on the 4-action worlds; for 4096 actions, ``r + E V*`` extended to the no-op
 actions), so the benchmark does not depend on the teachers module.
@@ -43,6 +47,25 @@ def _time_steps(fn, repeats: int, warmup: int) -> tuple[float, float]:
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     return 1e3 * float(np.median(wall)), 1e3 * float(np.median(cpu))
+
+
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """(steal, total) CPU time of all cores in jiffies from Linux ``/proc/stat``, or None."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def _steal_pct(start: tuple[int, int] | None) -> float | None:
+    """Share (%) of all cores' time taken by the hypervisor since ``start`` (``steal`` in
+    /proc/stat): when it is high, the machine runs slower than usual for every setting."""
+    end = _cpu_jiffies()
+    if start is None or end is None or end[1] <= start[1]:
+        return None
+    return round(100.0 * (end[0] - start[0]) / (end[1] - start[1]), 1)
 
 
 def per_mdp_loop_step(mdps, teacher_pi, logits, lr, rng, n_trajectories):
@@ -85,11 +108,13 @@ def main(argv: list[str]) -> None:
     est = SampledEstimator(mdps, teacher, "on_policy_distill", args.n_trajectories)
     logits = np.zeros((mdps.B, mdps.S, mdps.A))
     run_rng = np.random.default_rng(args.seed + 1)
+    jiffies = _cpu_jiffies()
     ms, cpu = _time_steps(lambda: est.sgd_step(logits, lr, run_rng), args.repeats, warmup=3)
+    steal = _steal_pct(jiffies)
     common = {"B": mdps.B, "S": mdps.S, "A": mdps.A, "N": args.n_trajectories,
               "method": "on_policy_distill", "control": "student"}
     print(json.dumps({"setting": "vectorised", **common, "ms_per_step": round(ms, 2),
-                      "cpu_ms_per_step": round(cpu, 2), "steps_timed": args.repeats}), flush=True)
+                      "cpu_ms_per_step": round(cpu, 2), "steps_timed": args.repeats, "steal_pct": steal}), flush=True)
 
     sub = np.arange(min(args.loop_mdps, mdps.B))
     small = mdps.subset(sub)
@@ -124,9 +149,11 @@ def main(argv: list[str]) -> None:
     steps, refs = [], []
     for _ in range(2):
         big_est.sgd_step(big_logits, lr, big_rng)
+    jiffies = _cpu_jiffies()
     for _ in range(max(args.repeats // 2, 5)):
         steps.append(_time_steps(lambda: big_est.sgd_step(big_logits, lr, big_rng), repeats=1, warmup=0))
         refs.append(_time_steps(lambda: np.exp(ref_x, out=ref_out), repeats=1, warmup=0)[0])
+    steal = _steal_pct(jiffies)
     ms = float(np.median([w for w, _ in steps]))
     cpu = float(np.median([c for _, c in steps]))
     ref = float(np.median(refs))
@@ -134,4 +161,4 @@ def main(argv: list[str]) -> None:
                       "N": args.n_trajectories, "method": "entropy_regularised", "control": "student",
                       "ms_per_step": round(ms, 2), "cpu_ms_per_step": round(cpu, 2),
                       "reference_exp_ms": round(ref, 2), "per_reference": round(ms / ref, 2),
-                      "target_ms": 100}), flush=True)
+                      "target_ms": 100, "steal_pct": steal}), flush=True)
