@@ -15,7 +15,7 @@ from policy_distillation import evaluation
 from policy_distillation.exact import expected_update
 from policy_distillation.mdp import from_dense
 from policy_distillation.methods import CONTROLS, REGISTRY, DistillContext, Method, get_method
-from policy_distillation.policies import softmax
+from policy_distillation.policies import safe_log, softmax
 
 B, S, A = 2, 3, 4  # all different, so a broadcast along the wrong axis fails
 LR = 0.5
@@ -68,6 +68,9 @@ def test_method_conformance(name):
     assert G.shape == (B, S, A)
     assert np.isfinite(G).all()
     np.testing.assert_array_equal(G, expected_update(method, _context(method, mdps, teacher, logits)))
+    # a precomputed teacher log (training loops reuse one) gives the same update, bit for bit
+    reused = DistillContext(mdps, teacher, logits, ctx.teacher_value, ctx.student_value, safe_log(teacher))
+    np.testing.assert_array_equal(G, expected_update(method, reused))
     if method.control != "uniform":
         # Softmax logits: shifting theta[s, :] changes nothing, so updates sum to 0 over actions.
         np.testing.assert_allclose(G.sum(axis=-1), 0.0, atol=1e-10)
@@ -98,3 +101,12 @@ def test_bad_control_and_beta_are_refused():
         get_method("teacher_distill", control="random")
     with pytest.raises(ValueError, match="beta"):
         get_method("mixture_distill", beta=1.5)
+
+
+def test_precomputed_teacher_log_is_checked():
+    mdps, teacher, logits = _problem()
+    for bad in (safe_log(teacher)[:, :2], safe_log(teacher).astype(np.float32), safe_log(teacher).tolist()):
+        with pytest.raises(ValueError, match="teacher_log_pi"):
+            DistillContext(mdps, teacher, logits, teacher_log_pi=bad)
+    ctx = DistillContext(mdps, teacher, logits)
+    np.testing.assert_array_equal(ctx.teacher_log_pi, safe_log(teacher))

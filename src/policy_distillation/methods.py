@@ -81,8 +81,10 @@ class DistillContext(CriticAccess):
       teacher_value: float[B, S] teacher critic V_pi (exact, Monte Carlo,
         zero or adversarial), or None if the method needs none.
       student_value: float[B, S] student critic V_theta, or None.
-    Derived: teacher_log_pi (floored, see ``policies.safe_log``),
-      student_log_pi, student_pi.
+      teacher_log_pi: float[B, S, A] ``policies.safe_log(teacher_pi)`` (floored);
+        computed when None. A caller that builds many contexts for one teacher
+        (training loops) may pass it precomputed; it must be that array.
+    Derived: student_log_pi, student_pi.
     """
 
     mdps: TabularMDPs
@@ -90,7 +92,7 @@ class DistillContext(CriticAccess):
     student_logits: np.ndarray
     teacher_value: np.ndarray | None = None
     student_value: np.ndarray | None = None
-    teacher_log_pi: np.ndarray = field(init=False)
+    teacher_log_pi: np.ndarray | None = None
     student_log_pi: np.ndarray = field(init=False)
     student_pi: np.ndarray = field(init=False)
 
@@ -112,7 +114,13 @@ class DistillContext(CriticAccess):
                 object.__setattr__(self, name, v)
         object.__setattr__(self, "teacher_pi", tp)
         object.__setattr__(self, "student_logits", logits)
-        object.__setattr__(self, "teacher_log_pi", safe_log(tp))
+        if self.teacher_log_pi is None:
+            object.__setattr__(self, "teacher_log_pi", safe_log(tp))
+        else:
+            tl = self.teacher_log_pi
+            if not isinstance(tl, np.ndarray) or tl.dtype != np.float64 or tl.shape != shape:
+                raise ValueError(f"teacher_log_pi must be a float64 array float[B, S, A]={shape} "
+                                 "(policies.safe_log(teacher_pi)) or None")
         lp = log_softmax(logits)
         object.__setattr__(self, "student_log_pi", lp)
         object.__setattr__(self, "student_pi", np.exp(lp))

@@ -122,12 +122,14 @@ def checkpoint_steps(steps: int, eval_every: int) -> list[int]:
 
 
 def pseudo_value(method: Method, mdps: TabularMDPs, teacher: Teacher, logits: np.ndarray,
-                 student_value: np.ndarray | None = None, block: int = 16) -> np.ndarray:
+                 student_value: np.ndarray | None = None, block: int = 16,
+                 teacher_log: np.ndarray | None = None) -> np.ndarray:
     """Vhat(s) = sum_a pi_theta(a|s) Qhat(s, a), the exact value of the method's
     score weight under the student (``exact.pseudo_action_values``) -> float[B, S].
 
     Computed in blocks of ``block`` MDPs so that |A| = 4096 never holds more than
-    a few [block, S, A] arrays.
+    a few [block, S, A] arrays. ``teacher_log``: optional ``policies.safe_log(teacher.pi)``
+    float[B, S, A], computed once by a caller that calls this repeatedly (same result).
     """
     out = np.empty((mdps.B, mdps.S))
     for lo in range(0, mdps.B, block):
@@ -135,7 +137,8 @@ def pseudo_value(method: Method, mdps: TabularMDPs, teacher: Teacher, logits: np
         sub = mdps.subset(sl)
         ctx = DistillContext(sub, teacher.pi[sl], logits[sl],
                              None if teacher.value is None else teacher.value[sl],
-                             None if student_value is None else student_value[sl])
+                             None if student_value is None else student_value[sl],
+                             None if teacher_log is None else teacher_log[sl])
         Q = pseudo_action_values(method, ctx)
         out[sl] = np.einsum("bsa,bsa->bs", ctx.student_pi, Q)
     return out
@@ -288,9 +291,9 @@ def distill(
     for step in range(steps):
         v_student = crit.value(step, logits) if crit is not None else None
         if use_baseline and step % baseline_every == 0:
-            base = pseudo_value(method, mdps, teacher, logits, v_student)
+            base = pseudo_value(method, mdps, teacher, logits, v_student, teacher_log=evaluate.teacher_log)
         if est is None:
-            ctx = DistillContext(mdps, teacher_pi, logits, teacher.value, v_student)
+            ctx = DistillContext(mdps, teacher_pi, logits, teacher.value, v_student, evaluate.teacher_log)
             logits -= lr * expected_update(method, ctx)
         else:
             trans = est.sgd_step(logits, lr, rng, student_value=v_student, baseline=base)
