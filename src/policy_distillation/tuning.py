@@ -29,7 +29,7 @@ from .results import area_under
 from .training import distill
 
 log = logging.getLogger(__name__)
-CANDIDATES = (0.003, 0.01, 0.03, 0.1, 0.3)
+CANDIDATES = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
 TUNING_SEED = 987_654  # distinct from every workflow seed
 BASELINE_EVERY = 100  # as the workflow configs (baseline_every, baseline_methods)
 BASELINE_METHODS = ("entropy_regularised", "expected_entropy_regularised", "entropy_regularised_r",
@@ -80,6 +80,14 @@ def render(table: dict, args) -> str:
             "|---|" + "---|" * (len(candidates) + 1)]
     rows = [f"| {m} | " + " | ".join(f"{v['scores'][c]:.3f}" for c in candidates) + f" | **{v['best']:g}** |"
             for m, v in table.items()]
+    notes = []
+    for edge, name in ((candidates[0], "smallest"), (candidates[-1], "largest")):
+        at_edge = [m for m, v in table.items() if v["best"] == edge]
+        if at_edge:
+            gain = {m: table[m]["scores"][edge] - max(s for c, s in table[m]["scores"].items() if c != edge)
+                    for m in at_edge}
+            notes.append(f"Chosen at the {name} candidate ({edge:g}), so a rate beyond the grid might score higher: "
+                         + ", ".join(f"{m} (+{gain[m]:.3f} over its next best)" for m in at_edge) + ".")
     return (
         "# Learning rates, chosen by measurement\n\n"
         f"Command: `python -m policy_distillation.tuning --mdps {args.mdps} --steps {args.steps} "
@@ -90,6 +98,7 @@ def render(table: dict, args) -> str:
         f"pseudo-value baseline (recomputed every {BASELINE_EVERY} steps), as in the workflow; {args.steps} steps. "
         "Score: area under the mean return curve divided by the teacher's mean return and the run length "
         "(higher is better; ties go to the smaller rate).\n\n" + "\n".join(head + rows) + "\n"
+        + "".join(f"\n{n}\n" for n in notes)
     )
 
 
