@@ -81,7 +81,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .mdp import TabularMDPs
 from .methods import CriticAccess, Method, Teacher, get_method, teacher_log_prob
-from .policies import PROB_FLOOR
+from .policies import safe_log
 
 MAX_EPISODE_STEPS = 1_000_000
 # large-A MDPs: the [R, A] passes of a step run in chunks of about 64k floats (512 KiB) that stay in cache
@@ -414,8 +414,8 @@ class SampledEstimator:
     # -------------------------------------------------------------- caches
     @cached_property
     def _teacher_log_flat(self) -> np.ndarray:
-        # Same floor as policies.safe_log; computed once, as the teacher is fixed.
-        return np.log(np.maximum(self._teacher_flat, PROB_FLOOR))
+        # computed once, as the teacher is fixed
+        return safe_log(self._teacher_flat)
 
     def _marginal_rows(self, rows: np.ndarray, e: np.ndarray, z: np.ndarray) -> np.ndarray:
         """Outcome marginal of the control policy at flat rows -> float[R, K].

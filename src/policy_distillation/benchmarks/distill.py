@@ -13,8 +13,9 @@ Prints one JSON line per setting:
      machine's speed drifts.
 
 Settings 1 and 3 also print ``steal_pct``: the share of all cores' time that the
-hypervisor took during the timed steps (Linux ``/proc/stat``; null elsewhere). On a
-shared virtual machine this is the main cause of the drift.
+hypervisor took during the timed steps (Linux ``/proc/stat``; null elsewhere). It
+explains part of the drift only: runs with steal below 1% still differed by 1.2x in
+``reference_exp_ms``.
 
 The teacher is a softmax of optimal action values (``evaluation.optimal_values``
 on the 4-action worlds; for 4096 actions, ``r + E V*`` extended to the no-op
