@@ -288,22 +288,82 @@ def test_method_parts_are_row_local(reference_cases, name):
 
 
 # ------------------------------------------------------- sgd step and seeds
-def test_sgd_step_equals_update_and_keeps_caches(reference_cases):
-    mdps, teacher, logits, _ = reference_cases["grid_a7"]
+def _log_softmax(x):
+    m = x.max(axis=-1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
+
+
+@pytest.mark.parametrize("case", ["grid_a7", "grid_a4"])
+def test_sgd_step_equals_update_and_keeps_caches(reference_cases, case):
+    """theta <- theta - lr G on the visited rows; grouped MDPs (grid_a7) store all
+    rows as log-probabilities (the same policy), the others store theta - lr G."""
+    mdps, teacher, logits, _ = reference_cases[case]
     for name in ("on_policy_distill", "entropy_regularised", "mixture_distill", "teacher_distill"):
         est = SampledEstimator(mdps, teacher, name, n_trajectories=3)
+        assert (est._groups is not None) == (case == "grid_a7")
         theta = logits.copy()
         for step in range(4):
             before = theta.copy()
             G, _ = SampledEstimator(mdps, teacher, name, 3).update(before, np.random.default_rng(step))
-            est.sgd_step(theta, 0.3, np.random.default_rng(step))
-            np.testing.assert_allclose(theta, before - 0.3 * G, atol=1e-12)
+            trans = est.sgd_step(theta, 0.3, np.random.default_rng(step))
+            expected = before - 0.3 * G
+            if est._groups is not None:
+                expected = _log_softmax(expected)
+                np.testing.assert_allclose(np.log(np.exp(theta).sum(-1)), 0.0, atol=1e-12)
+            np.testing.assert_allclose(theta, expected, atol=1e-12)
+            visited = np.zeros(mdps.B * mdps.S, bool)
+            visited[trans.flat_state] = True
+            np.testing.assert_array_equal(est._lse[~visited] == 0.0, est._groups is not None)
         # the incrementally maintained caches equal a recomputation
         lse, table, bp = est._full_cache(theta.reshape(-1, mdps.A))
         np.testing.assert_allclose(est._lse, lse, atol=1e-12)
         np.testing.assert_allclose(est._table, table, atol=1e-12)
-        np.testing.assert_allclose(est._bp, bp, atol=1e-12)
-        np.testing.assert_allclose(bp.sum(axis=1), 1.0, atol=1e-12)
+        if bp is not None:
+            np.testing.assert_allclose(est._bp, bp, atol=1e-12)
+            np.testing.assert_allclose(bp.sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_log_normalise_redoes_rows_outside_the_safe_range(reference_cases):
+    """Grouped sgd_step shifts updated rows to log-probabilities without the row
+    maximum; rows whose normaliser would overflow or leave the normal range are
+    redone with it. Every row must equal the max-shifted reference (rtol 1e-14)."""
+    mdps, teacher, _, _ = reference_cases["grid_a7"]
+    est = SampledEstimator(mdps, teacher, "entropy_regularised")
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(7, mdps.A))
+    # row 1 overflows, row 2 underflows to z = 0, row 3 has z in the normal range but below 1e-200
+    # and one subnormal entry (set below); rows 4 and 5 lie within the safe range
+    x = base + np.array([0.0, 800.0, -800.0, -705.0, 440.0, -440.0, 3.0])[:, None]
+    x[3, 1] = -740.0  # exp = 4e-322, subnormal (2 significant digits); its block probability is ~6e-16
+    x[6, 2] = -1000.0  # one entry far below the rest: underflows in both versions
+    lse_ref, bsum_ref, z_ref = est._row_stats(x.copy())
+    y = x.copy()
+    lse, bsum, z = est._log_normalise(y, out=np.empty_like(y))
+    np.testing.assert_array_equal(lse, 0.0)
+    np.testing.assert_allclose(y, x - lse_ref[:, None], rtol=1e-14, atol=1e-13)
+    np.testing.assert_allclose(bsum / z[:, None], bsum_ref / z_ref[:, None], rtol=1e-13, atol=1e-300)
+    bad = x.copy()
+    bad[0, 1] = np.inf
+    bad[1, 0] = np.nan
+    lse, _, _ = est._log_normalise(bad, out=np.empty_like(bad))
+    assert not np.isfinite(lse[:2]).any() and np.all(lse[2:] == 0.0)
+
+
+def test_grouped_sgd_step_with_a_huge_step(reference_cases):
+    """A step that pushes rows far out of the normal range (overflowing exp without
+    the row maximum) still gives log_softmax(theta - lr G) and valid caches."""
+    mdps, teacher, logits, _ = reference_cases["grid_a7"]
+    est = SampledEstimator(mdps, teacher, "on_policy_distill", n_trajectories=3)
+    theta = logits.copy()
+    G, _ = SampledEstimator(mdps, teacher, "on_policy_distill", 3).update(theta, np.random.default_rng(0))
+    lr = 2000.0
+    assert np.abs(lr * G).max() > 710.0  # exp(log pi - lr G) overflows without the maximum
+    est.sgd_step(theta, lr, np.random.default_rng(0))
+    np.testing.assert_allclose(theta, _log_softmax(logits - lr * G), rtol=1e-12, atol=1e-9)
+    lse, table, bp = est._full_cache(theta.reshape(-1, mdps.A))
+    np.testing.assert_allclose(est._lse, lse, atol=1e-12)
+    np.testing.assert_allclose(est._table, table, atol=1e-12)
+    np.testing.assert_allclose(est._bp, bp, atol=1e-12)
 
 
 def _run_sgd(mdps, teacher, logits, name, steps=4, student_value=None):

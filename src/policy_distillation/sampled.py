@@ -46,7 +46,10 @@ How a step is sampled (and why):
     needs a full ``[B, S, A]`` softmax per step. For grouped (large-A) MDPs,
     the update, the per-step loss gradient and the new row statistics are
     computed in one pass over chunks of visited rows that stay in cache
-    (the loss parts are evaluated on a context of each chunk).
+    (the loss parts are evaluated on a context of each chunk). There,
+    ``sgd_step`` keeps the logits rows log-normalised (a per-row shift, same
+    policy): pi_theta is ``exp(theta)`` and the new softmax needs no row
+    maximum (rows whose normaliser leaves [1e-200, 1e200] are redone with it).
 
 Memory. The teacher's floored log-probabilities are computed once for the
 whole batch on first use (another ``B * S * A`` floats); grouped MDPs also
@@ -238,11 +241,12 @@ class _RowContext(CriticAccess):
         self.teacher_value = None if tv is None else tv.reshape(-1)[rows][None]
         self.student_value = None if student_value is None else student_value.reshape(-1)[rows][None]
 
-    def chunk(self, i: int, j: int, logits: np.ndarray, pi: np.ndarray) -> "_RowContext":
-        """Context of the rows ``i:j`` of this one, given their logits and student
-        policy float[j - i, A] (already computed by the caller; not copied)."""
+    def chunk(self, i: int, j: int, logits: np.ndarray, pi: np.ndarray, lse: np.ndarray) -> "_RowContext":
+        """Context of the rows ``i:j`` of this one, given their logits, student
+        policy float[j - i, A] and the logits' log-sum-exp float[j - i] (already
+        computed by the caller; not copied)."""
         c = _RowContext.__new__(_RowContext)
-        c._est, c.rows, c._flat, c._lse, c._tag = self._est, self.rows[i:j], self._flat, self._lse[i:j], "/chunk"
+        c._est, c.rows, c._flat, c._lse, c._tag = self._est, self.rows[i:j], self._flat, lse, "/chunk"
         c.mdps = _RowShape(1, j - i, self._est.A)
         c.teacher_value = None if self.teacher_value is None else self.teacher_value[:, i:j]
         c.student_value = None if self.student_value is None else self.student_value[:, i:j]
@@ -475,10 +479,14 @@ class SampledEstimator:
         cum = np.cumsum(m, axis=1)
         return cum / cum[:, -1:]
 
-    def _full_cache(self, logits_flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def _full_cache(self, logits_flat: np.ndarray,
+                    normalise: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Per-row log-sum-exp float[B*S], outcome table float[B*S+1, w] (see
         ``_outcome_table``) and, for grouped MDPs, student block probabilities
-        float[B*S, n_blocks] (else None)."""
+        float[B*S, n_blocks] (else None).
+
+        ``normalise`` (grouped MDPs): also shift every row of ``logits_flat`` in
+        place to log-probabilities (same policy); the returned lse is then 0."""
         rows = np.arange(self.B * self.S)
         if self._groups is None:
             lse, e, z = _log_sum_exp(logits_flat)
@@ -489,7 +497,12 @@ class SampledEstimator:
             bsum = np.empty((rows.size, self._blocks.start.size))
             step = self._chunk_rows()
             for i in range(0, rows.size, step):
-                lse[i:i + step], bsum[i:i + step], z[i:i + step] = self._row_stats(logits_flat[i:i + step])
+                x = logits_flat[i:i + step]
+                lse[i:i + step], bsum[i:i + step], z[i:i + step] = self._row_stats(x)
+                if normalise:
+                    x -= lse[i:i + step, None]
+            if normalise:
+                lse[:] = 0.0
             table, bp = self._block_caches(rows, bsum, z)
         # the sentinel row (parked trajectories) always draws outcome 0
         return lse, np.concatenate([table, np.ones((1, table.shape[1]))]), bp
@@ -776,7 +789,7 @@ class SampledEstimator:
         """Rows per chunk of the [R, A] passes (grouped, i.e. large-A, MDPs), or None: one pass."""
         return None if self._groups is None else max(1, CHUNK_ELEMENTS // self.A)
 
-    def _chunks(self, ctx: "_RowContext", upd: "_RowUpdate"):
+    def _chunks(self, ctx: "_RowContext", upd: "_RowUpdate", log_pi: bool = False):
         """Grouped MDPs: the update G over the visited rows, one chunk of rows at a
         time while it is in cache. Per chunk: the logits rows x, pi_theta =
         exp(x - lse) when the score term or the loss needs it, the loss gradient
@@ -787,6 +800,10 @@ class SampledEstimator:
         both are reused buffers that the caller may overwrite. pi_theta and G
         share one buffer (the loss gradient is taken before G overwrites pi), so
         a chunk's working set is two ``[rows, A]`` buffers.
+
+        ``log_pi``: yield x shifted to log pi_theta = x - lse instead (the same
+        subtraction that gives pi, done in place and skipped for a chunk whose
+        rows are already log-normalised, lse = 0); G is the same either way.
         """
         rows, A, ws = ctx.rows, self.A, self._ws
         R, step = rows.size, self._chunk_rows()
@@ -796,12 +813,16 @@ class SampledEstimator:
             x = ws.get("chunk", (j - i, A))
             np.take(ctx._flat, rows[i:j], axis=0, out=x, mode="clip")
             G = ws.get("G", x.shape)
+            lse = ctx._lse[i:j]
+            if log_pi:
+                if lse.any():
+                    x -= lse[:, None]
+                lse = np.zeros(j - i)
             pi = grad = None
             if upd.coef is not None or loss is not None:
-                pi = np.subtract(x, ctx._lse[i:j, None], out=G)
-                np.exp(pi, out=pi)
+                pi = np.exp(x, out=G) if log_pi else np.exp(np.subtract(x, lse[:, None], out=G), out=G)
             if loss is not None:
-                grad = loss(ctx.chunk(i, j, x, pi))[1][0]
+                grad = loss(ctx.chunk(i, j, x, pi, lse))[1][0]
                 if np.may_share_memory(grad, G):  # G is about to overwrite pi
                     grad = grad.copy()
             yield i, j, x, upd.block(i, j, G, pi, grad)
@@ -855,7 +876,14 @@ class SampledEstimator:
 
     def sgd_step(self, logits: np.ndarray, lr: float, rng: np.random.Generator | UniformSource,
                  student_value: np.ndarray | None = None, baseline: np.ndarray | None = None) -> Transitions:
-        """theta <- theta - lr * G, in place, touching only the visited rows.
+        """theta <- theta - lr * G, in place; only the visited rows change (up to the
+        softmax-invariant shifts of grouped MDPs below).
+
+        For grouped (large-A) MDPs the rows are also shifted by per-row
+        constants so that they hold log-probabilities (log-sum-exp 0): every
+        row when the cache is (re)built on a new ``logits`` array, then each
+        updated row. pi_theta = softmax(theta) is unchanged by the shifts, which
+        save two passes over every visited row of a step (:meth:`_apply_chunked`).
 
         Per-row log-sum-exp, control marginals and (grouped MDPs) block
         probabilities are cached between calls on
@@ -870,7 +898,7 @@ class SampledEstimator:
         if self._bound is not logits:
             if not np.isfinite(flat).all():
                 raise ValueError("logits must be finite")
-            self._lse, self._table, self._bp = self._full_cache(flat)
+            self._lse, self._table, self._bp = self._full_cache(flat, normalise=True)
             self._bound = logits
         with np.errstate(over="ignore", invalid="ignore"):  # reported below as one error
             ctx, upd, trans = self._estimate_rows(flat, self._lse, self._table, self._bp, _as_source(rng),
@@ -897,22 +925,53 @@ class SampledEstimator:
 
     def _apply_chunked(self, flat: np.ndarray, ctx: "_RowContext",
                        upd: "_RowUpdate") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``flat[rows] -= G`` and the new row statistics (:meth:`_row_stats`), in
+        """``flat[rows] <- log_softmax(flat[rows] - G)`` and the new row statistics, in
         the chunks of :meth:`_chunks` (one pass over the visited rows, large A).
+
+        The updated rows are stored log-normalised (shifted by a per-row constant,
+        which leaves pi_theta unchanged): the pass starts from log pi_theta
+        (already needed for pi_theta) and ends with the rows' log-sum-exp at 0,
+        so the row maximum and the shift before the next step's exp are not
+        needed (:meth:`_log_normalise`).
 
         On a non-finite result the rows already written stay written (the
         caller raises; the logits are then not to be used).
-        Returns (lse: float[R], block masses: float[R, n_blocks], z: float[R]).
+        Returns (lse: float[R], 0 where finite; block masses: float[R, n_blocks]; z: float[R]).
         """
         rows = ctx.rows
         R = rows.size
         lse, z = np.empty(R), np.empty(R)
         bsum = np.empty((R, self._blocks.start.size))
-        for i, j, x, G in self._chunks(ctx, upd):
+        for i, j, x, G in self._chunks(ctx, upd, log_pi=True):
             x -= G
-            lse[i:j], bsum[i:j], z[i:j] = self._row_stats(x, out=G)
+            lse[i:j], bsum[i:j], z[i:j] = self._log_normalise(x, out=G)
             flat[rows[i:j]] = x
         return lse, bsum, z
+
+    def _log_normalise(self, x: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Grouped MDPs: shift logits rows float[R, A] in place to log-probabilities;
+        ``out``: scratch float[R, A].
+
+        The rows are near-normalised (log pi_theta minus one step), so the softmax
+        is taken without subtracting the row maximum: ``e = exp(x)``. Rows whose
+        normaliser ``z = sum(e)`` falls outside [1e-200, 1e200] (a very large
+        step: overflow, or entries below the normal range while the row's largest
+        entry is within about 1e-74 of them) are redone with the maximum
+        subtracted, as :meth:`_row_stats` does. Returns (lse after the shift:
+        float[R], 0 for finite rows, else nan or inf; unnormalised block masses float[R, n_blocks] and
+        their sum z float[R], with block probabilities = masses / z, as
+        :meth:`_row_stats`).
+        """
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # such rows are redone; non-finite ones reported
+            e = np.exp(x, out=out)
+            bsum = np.add.reduceat(e, self._blocks.start, axis=1)
+            z = bsum.sum(axis=1)
+            shift = np.log(z)
+            redo = np.flatnonzero(~((z >= 1e-200) & (z <= 1e200)))  # also nan
+            if redo.size:
+                shift[redo], bsum[redo], z[redo] = self._row_stats(x[redo])
+            x -= shift[:, None]
+        return np.where(np.isfinite(shift), 0.0, shift), bsum, z
 
 
 class _RowUpdate:
