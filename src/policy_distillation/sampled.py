@@ -953,16 +953,18 @@ class SampledEstimator:
         ``out``: scratch float[R, A].
 
         The rows are near-normalised (log pi_theta minus one step), so the softmax
-        is taken without subtracting the row maximum: ``e = exp(x)``. Rows whose
-        normaliser ``z = sum(e)`` falls outside [1e-200, 1e200] (a very large
-        step: overflow, or entries below the normal range while the row's largest
-        entry is within about 1e-74 of them) are redone with the maximum
-        subtracted, as :meth:`_row_stats` does. Returns (lse after the shift:
-        float[R], 0 for finite rows, else nan or inf; unnormalised block masses float[R, n_blocks] and
-        their sum z float[R], with block probabilities = masses / z, as
-        :meth:`_row_stats`).
+        is taken without subtracting the row maximum: ``e = exp(x)``. A normaliser
+        ``z = sum(e)`` in [1e-200, 1e200] means no overflow, and every entry within
+        a factor 1e-100 of the row's largest is a normal double (full precision);
+        rows outside that range (a very large step) are redone with the maximum
+        subtracted, as :meth:`_row_stats` does.
+
+        Returns (lse after the shift: float[R], 0 for finite rows, else nan or
+        inf; unnormalised block masses float[R, n_blocks]; their sum z float[R]),
+        so block probabilities are masses / z as for :meth:`_row_stats`.
         """
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # such rows are redone; non-finite ones reported
+        # rows that overflow or underflow are redone below; non-finite ones are reported by the caller
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             e = np.exp(x, out=out)
             bsum = np.add.reduceat(e, self._blocks.start, axis=1)
             z = bsum.sum(axis=1)
