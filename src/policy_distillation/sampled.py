@@ -801,9 +801,8 @@ class SampledEstimator:
         share one buffer (the loss gradient is taken before G overwrites pi), so
         a chunk's working set is two ``[rows, A]`` buffers.
 
-        ``log_pi``: yield x shifted to log pi_theta = x - lse instead (the same
-        subtraction that gives pi, done in place and skipped for a chunk whose
-        rows are already log-normalised, lse = 0); G is the same either way.
+        ``log_pi``: the rows are log-normalised (``sgd_step`` keeps them so; its
+        cached lse is 0), hence pi_theta = exp(x) with no subtraction.
         """
         rows, A, ws = ctx.rows, self.A, self._ws
         R, step = rows.size, self._chunk_rows()
@@ -813,11 +812,7 @@ class SampledEstimator:
             x = ws.get("chunk", (j - i, A))
             np.take(ctx._flat, rows[i:j], axis=0, out=x, mode="clip")
             G = ws.get("G", x.shape)
-            lse = ctx._lse[i:j]
-            if log_pi:
-                if lse.any():
-                    x -= lse[:, None]
-                lse = np.zeros(j - i)
+            lse = np.zeros(j - i) if log_pi else ctx._lse[i:j]
             pi = grad = None
             if upd.coef is not None or loss is not None:
                 pi = np.exp(x, out=G) if log_pi else np.exp(np.subtract(x, lse[:, None], out=G), out=G)
@@ -928,11 +923,10 @@ class SampledEstimator:
         """``flat[rows] <- log_softmax(flat[rows] - G)`` and the new row statistics, in
         the chunks of :meth:`_chunks` (one pass over the visited rows, large A).
 
-        The updated rows are stored log-normalised (shifted by a per-row constant,
-        which leaves pi_theta unchanged): the pass starts from log pi_theta
-        (already needed for pi_theta) and ends with the rows' log-sum-exp at 0,
-        so the row maximum and the shift before the next step's exp are not
-        needed (:meth:`_log_normalise`).
+        The rows are log-normalised on entry (:meth:`sgd_step`) and stored so
+        again (shifted by a per-row constant, which leaves pi_theta unchanged),
+        so neither the row maximum nor a shift before the exp is needed
+        (:meth:`_log_normalise`).
 
         On a non-finite result the rows already written stay written (the
         caller raises; the logits are then not to be used).
