@@ -1,13 +1,18 @@
 # Two commands a user needs: `make figures` and `make test`.
 # Both create .venv (plain venv + pip, pinned in pyproject.toml) when missing.
+#   make figures [PROFILE=quick] [TARGET=fig4] [CORES=4]   every figure of a profile (default: paper)
+#   make report  [PROFILE=quick]                           the HTML report <output_root>/report.html
+#   make test                                              lint (ruff, snakefmt, snakemake --lint) + tests
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PROFILE ?= paper
-CORES  ?= 2
+TARGET ?=
+CORES  ?=
 STAMP  := $(VENV)/.installed
+LAUNCH  = $(BIN)/python -m policy_distillation.launch --profile $(PROFILE) $(if $(CORES),--cores $(CORES))
 
-.PHONY: figures test bench clean-venv
+.PHONY: figures report test lint bench clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,9 +21,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 figures: $(STAMP)
-	OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/snakemake --cores $(CORES) --configfile workflow/config/$(PROFILE).yaml --rerun-triggers mtime params input code --keep-going --rerun-incomplete
+	$(LAUNCH) $(TARGET)
 
-test: $(STAMP)
+report: $(STAMP)
+	$(LAUNCH) --report
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+test: lint
 	OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -1,18 +1,22 @@
-import os
-
 # Regenerates every figure of "Distilling Policy Distillation".
-# Profiles: workflow/config/paper.yaml (default) and workflow/config/quick.yaml
-# (`make figures PROFILE=quick`).
-
-
-# The paper profile unless a profile is given with --configfile (profiles are
-# complete: they are not merged over paper.yaml, so a missing key is an error).
-if not config:
-
-    configfile: os.path.join(workflow.basedir, "workflow", "config", "paper.yaml")
+#
+# A profile (workflow/config/<name>.yaml) holds the science settings and is
+# complete: `--config profile=<name>` picks one (default: paper), or give a
+# file with `--configfile`. Every output goes under the profile's output_root,
+# so one profile never overwrites another's results. Targets: `all` (default),
+# one per figure (fig2, fig3_left, fig3_right, fig4, fig5, fig6, fig9), claims,
+# table1.
 
 
 include: "workflow/rules/common.smk"
+
+
+workdir: OUTPUT_ROOT
+
+
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/mdps.smk"
 include: "workflow/rules/teachers.smk"
 include: "workflow/rules/distill.smk"
@@ -22,6 +26,6 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

@@ -244,8 +244,14 @@ def _shift_mass(op):
         (lambda kw: {"initial": kw["initial"] * 2.0}, "initial rows must sum to 1"),
         (lambda kw: {"initial": np.eye(S)[[0, 1]] * 2.0 - np.eye(S)[[1, 0]]}, "initial has negative probabilities"),
         (lambda kw: {"initial": kw["initial"][0]}, "initial must be float"),
+        (lambda kw: {"initial": kw["initial"][:, :-1]}, r"initial must be float\[B, S\]=\(2, 7\) \(from next_state\)"),
+        (lambda kw: {"initial": kw["initial"] * np.nan}, "initial must be finite: nan at index"),
+        (lambda kw: {"outcome_prob": kw["outcome_prob"] * np.nan}, "outcome_prob must be finite: nan"),
+        (lambda kw: {"outcome_continue": kw["outcome_continue"] * np.nan}, "outcome_continue must be finite"),
+        (lambda kw: {"action_reward": kw["action_reward"] * np.inf}, "action_reward must be finite: inf"),
+        (lambda kw: {"gamma": np.nan}, r"gamma must lie in \(0, 1\]"),
         (lambda kw: {"next_state": kw["next_state"][:, :, :-1]}, "outcome_prob must be float"),
-        (lambda kw: {"next_state": kw["next_state"][:, :-1]}, "next_state must be int"),
+        (lambda kw: {"next_state": kw["next_state"][:, :-1]}, r"initial must be float\[B, S\]"),
         (lambda kw: {"next_state": kw["next_state"] + S}, r"next_state must lie in \[0, 7\)"),
         (lambda kw: {"next_state": kw["next_state"] - S}, r"next_state must lie in \[0, 7\)"),
         (lambda kw: {"next_state": kw["next_state"].astype(float)}, "next_state must hold integers"),
@@ -280,6 +286,7 @@ def test_valid_kwargs_construct():
         (lambda pi: pi[:, :-1], "pi must be float"),
         (lambda pi: np.swapaxes(pi, 0, 1), "pi must be float"),
         (lambda pi: pi + np.array([1.0, -0.5, -0.5]), "pi has negative probabilities"),
+        (lambda pi: np.where(pi > 0.5, np.nan, pi), "pi must be finite: nan"),
     ],
 )
 def test_check_policy_rejects_malformed(make, match):
@@ -307,6 +314,10 @@ def test_expect_next_checks_shape():
         ("P_not_square", "P must be float"),
         ("R_shape", "R must be float"),
         ("initial_sum", "initial rows must sum to 1"),
+        ("R_nan", "R must be finite: nan at index"),
+        ("R_inf", "R must be finite: inf"),
+        ("P_nan", "P must be finite: nan"),
+        ("initial_shape", r"initial must be float\[B, S\]=\(2, 7\)"),
     ],
 )
 def test_from_dense_rejects_malformed(change, match):
@@ -325,5 +336,13 @@ def test_from_dense_rejects_malformed(change, match):
         R = R[:, :, :-1]
     elif change == "initial_sum":
         init = init * 0.5
+    elif change in ("R_nan", "R_inf"):
+        R = R.copy()
+        R[1, 2, 0] = np.nan if change == "R_nan" else np.inf
+    elif change == "P_nan":
+        P = P.copy()
+        P[0, 1, 1, 2] = np.nan
+    elif change == "initial_shape":
+        init = init[:, :-1]
     with pytest.raises(ValueError, match=match):
         from_dense(P, R, init)

@@ -58,3 +58,18 @@ def test_bad_tables_are_refused():
         P.render("fig7", curves({"method": ["m"]}))
     with pytest.raises(ValueError, match="no chain results"):
         P.figure6(curves({"T": [2], "teacher": ["optimal"], "method": ["m"]}), T=5)
+
+
+def test_panel_titles_keep_labels_that_start_with_a_bar():
+    fig = P.render("fig4", curves({"actions": [4, 64], "method": ["on_policy_distill"]}))
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["|A| = 4", "|A| = 64"], titles
+    plt.close(fig)
+    assert P._drop_empty_separator(" | col") == "col" and P._drop_empty_separator("row | ") == "row"
+    assert P._drop_empty_separator("row | col") == "row | col"
+
+
+def test_note_states_the_profile_under_the_figure():
+    fig = P.render("fig4", curves({"actions": [4], "method": ["on_policy_distill"]}), note="profile quick: 40 worlds")
+    assert "profile quick: 40 worlds" in [t.get_text() for t in fig.texts]
+    plt.close(fig)

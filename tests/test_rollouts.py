@@ -26,7 +26,8 @@ def test_sample_step_outcome_frequencies():
     b = np.zeros(n, dtype=np.int64)
     s = np.full(n, 5)
     a = np.full(n, 1)  # "right"
-    s2, r, cont = R.sample_step(m, cdf, b, s, a, rng)
+    k = R._categorical(cdf[0, 0, a], rng.random(n))  # grid worlds share one outcome table
+    s2, cont = m.next_state[b, s, k], rng.random(n) < m.outcome_continue[b, s, k]
     # empirical next-state law matches the dense model within 5 binomial standard errors
     P, _ = m.to_dense()
     p_cont_next = np.bincount(s2[cont], minlength=m.S) / n
@@ -36,7 +37,7 @@ def test_sample_step_outcome_frequencies():
 def test_sample_initial():
     m = dense_mdps()
     b = np.repeat(np.arange(m.B), 50_000)
-    s = R.sample_initial(m, np.random.default_rng(0), b)
+    s = R.sample_initial(m, np.random.default_rng(0).spawn(m.B), b)
     for i in range(m.B):
         freq = np.bincount(s[b == i], minlength=m.S) / 50_000
         np.testing.assert_allclose(freq, m.initial[i], atol=5 * np.sqrt(0.25 / 50_000))
@@ -81,3 +82,14 @@ def test_sample_returns_rejects_bad_input_and_improper_policies():
     loop = from_dense(P, np.zeros((1, 2, 1)), np.array([[1.0, 0.0]]))
     with pytest.raises(RuntimeError, match="max_steps"):
         R.sample_returns(loop, np.ones((1, 2, 1)), np.zeros((1, 3), dtype=int), np.random.default_rng(0), max_steps=50)
+
+
+def test_sample_returns_of_an_mdp_do_not_depend_on_the_rest_of_the_batch():
+    """Per-MDP streams: MDP 1 alone gives the returns it gives inside the batch."""
+    m = dense_mdps(B=3)
+    pi = np.random.default_rng(3).dirichlet(np.ones(m.A), size=(m.B, m.S))
+    gens = [np.random.default_rng(10 + b) for b in range(m.B)]
+    starts = np.zeros((m.B, 7), dtype=int)
+    G = R.sample_returns(m, pi, starts, gens)
+    alone = R.sample_returns(m.subset([1]), pi[[1]], starts[[1]], [np.random.default_rng(11)])
+    np.testing.assert_array_equal(G[1], alone[0])

@@ -509,3 +509,15 @@ def test_baseline_shape_is_checked(conformance_cases):
     est = SampledEstimator(mdps, teacher, "entropy_regularised")
     with pytest.raises(ValueError, match="baseline"):
         est.update(logits, np.random.default_rng(0), baseline=np.zeros((mdps.B, mdps.S + 1)))
+
+
+def test_return_to_go_sums_each_trajectory_right_to_left():
+    rng = np.random.default_rng(0)
+    traj = np.repeat([0, 3, 4, 9], [5, 1, 7, 3])
+    rhat = rng.normal(size=traj.size) * 1e3
+    W = S_.return_to_go(rhat, traj)
+    ref = np.empty_like(rhat)
+    for j in range(rhat.size - 1, -1, -1):  # the recursion W_t = rhat_t + W_{t+1}, bit for bit
+        ref[j] = rhat[j] + (ref[j + 1] if j + 1 < rhat.size and traj[j + 1] == traj[j] else 0.0)
+    assert W.tolist() == ref.tolist()
+    assert S_.return_to_go(np.zeros(0), np.zeros(0, dtype=int)).size == 0

@@ -320,3 +320,11 @@ def test_teacher_critics_and_make_teacher():
         T.make_teacher(m, pi, "monte_carlo")
     with pytest.raises(ValueError, match="critic kind"):
         T.make_teacher(m, pi, "oracle")
+
+
+def test_q_learning_reports_progress(monkeypatch):
+    monkeypatch.setattr(T, "PROGRESS_EVERY_SECONDS", 0.0)
+    m = env.random_grid_worlds(np.random.default_rng(0), 2, env.GridConfig(rows=4, cols=4))
+    seen = []
+    T.q_learning(m, np.random.default_rng(1), T.QLearningConfig(steps=50), progress=lambda d, n: seen.append((d, n)))
+    assert seen[-1] == (50, 50) and len(seen) >= 2 and all(n == 50 for _, n in seen)

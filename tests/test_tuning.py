@@ -26,7 +26,8 @@ def test_render_flags_rates_chosen_at_an_edge_of_the_grid():
         "c": {"scores": {0.001: 0.60, 0.01: 0.70, 0.1: 0.75}, "best": 0.1},
     }
     md = render(table, SimpleNamespace(mdps=1, steps=1, q_steps=1, out="out"))
-    assert "smallest candidate (0.001), so a rate beyond the grid might score higher: a (+0.100 over its next best)." in md
+    assert ("smallest candidate (0.001), so a rate beyond the grid might score higher: a (+0.100 over its next best)."
+            in md)
     assert "largest candidate (0.1), so a rate beyond the grid might score higher: c (+0.050 over its next best)." in md
     assert "b (" not in md
     interior = {"b": table["b"]}

@@ -1,50 +1,80 @@
-"""End-to-end workflow test: the whole DAG on a tiny config in a fresh directory.
+"""End-to-end workflow tests on the tiny profile (tests/workflow_tiny.yaml).
 
-Checks that every figure and aggregated table is produced and non-empty, that
-a second run has nothing to do, that changing one method's learning rate
-reruns only that method's jobs and their consumers, that `snakemake --lint` is
-clean, and that a bad config fails at once naming the key.
+Two full runs, each in its own output root:
+- ``copy_run``: an uninterrupted run of a copy of the repository (its own
+  package on PYTHONPATH, so its sources can be edited without touching ours);
+- ``killed_run``: the README's command (``python -m policy_distillation.launch``,
+  what ``make figures`` runs) killed with SIGKILL mid-run, then run again.
+
+They check: every figure, table and report exists and states its profile;
+the resumed run's outputs equal the uninterrupted run's byte for byte (so two
+runs in two directories are byte-identical); a second run has nothing to do;
+a one-method learning-rate change, a package edit and a single-figure target
+rerun only what they affect; the HTML report builds with every figure; bad
+profiles fail naming the key, the line or the tag; ``snakemake --lint`` is clean.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from policy_distillation import profiles
+
 REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
 TINY = REPO / "tests" / "workflow_tiny.yaml"
 FIGURES = ["fig2", "fig3_left", "fig3_right", "fig4", "fig5", "fig6", "fig9"]
 TABLES = ["fig2_trajectories.csv", "fig3_curves.csv", "fig3_speedup.csv", "fig4_curves.csv", "fig5_curves.csv",
-          "fig6_curves.csv", "fig3_per_mdp.csv.gz", "fig4_per_mdp.csv.gz", "fig5_per_mdp.csv.gz"]
+          "fig6_curves.csv", "fig3_per_mdp.csv.gz", "fig4_per_mdp.csv.gz", "fig5_per_mdp.csv.gz", "fig6_per_mdp.csv.gz"]
+ENV = dict(os.environ, OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", OMP_NUM_THREADS="1")
 
 pytestmark = pytest.mark.slow
 
 
-def run(workdir: Path, config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    cmd = SNAKEMAKE + ["--directory", str(workdir), "--configfile", str(config), "--cores", "2", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
+def tiny_profile(path: Path, root: Path, **changes) -> Path:
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["output_root"] = str(root)
+    for key, value in changes.items():
+        section, _, name = key.partition(".")
+        if name:
+            cfg[section][name] = value
+        else:
+            cfg[section] = value
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def launch(repo: Path, profile: Path, *args: str, env=None, check=True) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "policy_distillation.launch", "--profile", str(profile), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env or ENV, cwd=repo)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
     return proc
 
 
-def planned_jobs(workdir: Path, config: Path) -> dict[str, int]:
-    """Rule -> job count from the 'Job stats' table of a dry run."""
-    proc = run(workdir, config, "-n")
+def snakemake(repo: Path, *args: str, env=None) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--cores", "2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env or ENV, cwd=repo)
+
+
+def planned_jobs(repo: Path, profile: Path, *targets: str, env=None) -> tuple[dict[str, int], str]:
+    """Rule -> job count of a dry run (and its text)."""
+    proc = snakemake(repo, "-n", *targets, "--config", f"profile={profile}", env=env)
     text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text[-4000:]
     if "Nothing to be done" in text:
-        return {}
-    counts = {}
-    in_table = False
+        return {}, text
+    counts, in_table = {}, False
     for line in text.splitlines():
         if line.startswith("job") and "count" in line:
             in_table = True
@@ -55,75 +85,175 @@ def planned_jobs(workdir: Path, config: Path) -> dict[str, int]:
                 counts[m.group(1)] = int(m.group(2))
             elif line.strip().startswith("total"):
                 break
-    return counts
+    return counts, text
+
+
+def outputs(root: Path) -> dict[str, str]:
+    """sha256 of every output file under root (data, figures, report), by relative path."""
+    out = {}
+    for sub in ("data", "figures"):
+        for f in sorted((root / sub).rglob("*")):
+            if f.is_file():
+                out[str(f.relative_to(root))] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return out
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("wf")
-    run(workdir, TINY)
-    return workdir
+def copy_run(tmp_path_factory):
+    """An uninterrupted run of a copy of the repository (sources editable without touching ours)."""
+    top = tmp_path_factory.mktemp("copy")
+    repo = top / "repo"
+    shutil.copytree(REPO, repo, ignore=shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "data",
+                                                              "logs", "benchmarks", "__pycache__", "*.egg-info"))
+    env = dict(ENV, PYTHONPATH=str(repo / "src"))
+    profile = tiny_profile(top / "tiny.yaml", top / "out")
+    launch(repo, profile, env=env)
+    return repo, profile, top / "out", env
 
 
-def test_every_figure_and_table_exists(finished):
+@pytest.fixture(scope="module")
+def killed_run(tmp_path_factory):
+    """The README command killed with SIGKILL (whole process group) mid-run, then run again."""
+    top = tmp_path_factory.mktemp("killed")
+    root = top / "out"
+    profile = tiny_profile(top / "tiny.yaml", root)
+    cmd = [sys.executable, "-m", "policy_distillation.launch", "--profile", str(profile)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(list((root / "data" / "runs").rglob("*.npz"))) < 6:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    locks = root / ".snakemake" / "locks"
+    assert locks.is_dir() and any(locks.iterdir()), "the kill should leave Snakemake's lock behind"
+    resumed = launch(REPO, profile)
+    return root, profile, resumed
+
+
+def test_every_output_exists_and_states_its_profile(copy_run):
+    _, _, root, _ = copy_run
     for fig in FIGURES:
         for ext in ("pdf", "png"):
-            f = finished / "figures" / f"{fig}.{ext}"
+            f = root / "figures" / f"{fig}.{ext}"
             assert f.is_file() and f.stat().st_size > 1000, f
     for t in TABLES:
-        f = finished / "data" / "results" / t
-        assert f.is_file() and f.stat().st_size > 0, f
-    for f in ("claims.md", "claims.json", "table1.md"):
-        assert (finished / "figures" / f).stat().st_size > 100
+        assert (root / "data" / "results" / t).stat().st_size > 0, t
+    for name in ("claims.md", "table1.md"):
+        assert (root / "figures" / name).read_text().startswith("Generated by the workflow (profile tiny: 8 grid")
+    assert '"profile": "profile tiny: 8 grid' in (root / "figures" / "claims.json").read_text()
 
 
-def test_second_run_has_nothing_to_do(finished):
-    assert planned_jobs(finished, TINY) == {}
+def test_a_hard_kill_resumes_with_the_readme_command_to_identical_outputs(copy_run, killed_run):
+    root, _, resumed = killed_run
+    assert "removing the stale Snakemake lock" in resumed.stderr
+    ours, theirs = outputs(root), outputs(copy_run[2])
+    assert ours.keys() == theirs.keys()
+    assert ours == theirs, [k for k in ours if ours[k] != theirs[k]]  # byte-identical: every output file
 
 
-def test_changing_one_learning_rate_reruns_only_that_method(finished, tmp_path):
-    cfg = yaml.safe_load(TINY.read_text())
+def test_second_run_has_nothing_to_do(copy_run):
+    repo, profile, _, env = copy_run
+    assert planned_jobs(repo, profile, env=env)[0] == {}
+
+
+def test_changing_one_learning_rate_reruns_only_that_method(copy_run, tmp_path):
+    repo, profile, root, env = copy_run
+    cfg = yaml.safe_load(profile.read_text())
     cfg["learning_rates"]["td_v_0"] = 0.05  # used by Figure 5 only
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(cfg))
-    jobs = planned_jobs(finished, changed)
+    jobs, _ = planned_jobs(repo, changed, env=env)
     # two shards of the one method, then the consumers of Figure 5's table
-    assert jobs == {"distill_fig5": 2, "aggregate_fig5": 1, "figure": 1, "claims": 1, "all": 1}, jobs
+    assert jobs == {"distill": 2, "aggregate_fig5": 1, "plot_fig5": 1, "claims": 1, "all": 1}, jobs
 
 
-def test_fewer_figure3_worlds_reuse_the_finished_shard(finished, tmp_path):
-    cfg = yaml.safe_load(TINY.read_text())
-    cfg["figure3"]["n_mdps"] = cfg["shard_size"]  # first shard only
-    fewer = tmp_path / "fewer.yaml"
-    fewer.write_text(yaml.safe_dump(cfg))
-    jobs = planned_jobs(finished, fewer)
-    # no distillation job: only the aggregation (one shard fewer) and its consumers
-    assert jobs == {"aggregate_fig3": 1, "figure": 2, "claims": 1, "all": 1}, jobs
+def test_editing_the_package_reruns_what_the_edit_can_affect(copy_run):
+    repo, profile, _, env = copy_run
+    plotting = repo / "src" / "policy_distillation" / "plotting.py"
+    original = plotting.read_text()
+    try:
+        plotting.write_text(original + "\n# an edit\n")
+        jobs, text = planned_jobs(repo, profile, env=env)
+        assert jobs == {f"plot_{f}": 1 for f in FIGURES} | {"all": 1}, jobs
+        assert "Params have changed since last execution" in text
+    finally:
+        plotting.write_text(original)
+    assert planned_jobs(repo, profile, env=env)[0] == {}
 
 
-def test_lint_is_clean(tmp_path):
-    proc = run(tmp_path, TINY, "--lint", check=False)
+def test_one_figure_target(copy_run, tmp_path):
+    repo, profile, _, env = copy_run
+    cfg = yaml.safe_load(profile.read_text())
+    cfg["figure4"]["steps"] = 30
+    changed = tmp_path / "fig4.yaml"
+    changed.write_text(yaml.safe_dump(cfg))
+    jobs, _ = planned_jobs(repo, changed, "fig4", env=env)
+    assert jobs == {"distill": 6, "aggregate_fig4": 1, "plot_fig4": 1, "fig4": 1}, jobs
+
+
+def test_report_builds_with_every_figure_and_caption(copy_run):
+    repo, profile, root, env = copy_run
+    launch(repo, profile, "--report", env=env)
+    html = (root / "report.html").read_text()
+    for fig in FIGURES:
+        assert f"{fig}.png" in html, fig
+    assert "claims.md" in html and "table1.md" in html
+    assert "Generated with profile tiny" in html  # the captions state the profile
+
+
+def test_the_committed_paper_outputs_are_untouched_by_other_profiles(copy_run):
+    _, _, root, _ = copy_run
+    assert root.resolve() != REPO.resolve()
+    paper = profiles.load_yaml(REPO / "workflow" / "config" / "paper.yaml")
+    quick = profiles.load_yaml(REPO / "workflow" / "config" / "quick.yaml")
+    assert paper["output_root"] == "." and quick["output_root"].startswith("results/")
+    proc = subprocess.run(["git", "status", "--porcelain", "--", "figures", "data/results"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 or proc.stdout.strip() == "" or "results/" not in proc.stdout
+
+
+def test_lint_is_clean():
+    proc = snakemake(REPO, "--lint", "--config", f"profile={TINY}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_config_without_configfile_loads_the_paper_profile():
+    """`snakemake --config seed=7` overrides one key of the default (paper) profile."""
+    proc = snakemake(REPO, "-n", "--config", "seed=7")
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text[-4000:]
+    counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", text, re.M)}
+    assert counts.get("distill") == len(paper_jobs())
+    assert counts.get("grid_worlds") == 2  # the paper's 1000 worlds in shards of 500
+
+
+def paper_jobs():
+    from policy_distillation.jobs import figure_jobs
+
+    cfg = profiles.load_yaml(REPO / "workflow" / "config" / "paper.yaml")
+    return [j for jobs in figure_jobs(cfg).values() for j in jobs]
+
+
 @pytest.mark.parametrize(
-    "edit, key",
+    "edit, message",
     [
-        (lambda c: c["figure5"].__setitem__("methods", ["teacher_distill", "nope"]), "nope"),
-        (lambda c: c["figure3"].__setitem__("steps", -5), "steps"),
-        (lambda c: c.pop("learning_rates"), "learning_rates"),
-        (lambda c: c["figure3"].__setitem__("n_mdps", c["shard_size"] + 1), "figure3.n_mdps"),
+        (lambda t: t.replace("  steps: 20, eval_every: 10}", "  eval_every: 10}", 1), "figure3.steps: missing"),
+        (lambda t: t.replace("seed: 7\n", ""), "config key seed: missing"),
+        (lambda t: t.replace("n_mdps: 8\n", "n_mdps: 8\nn_mdps: 9\n"), "line 6: duplicate key 'n_mdps'"),
+        (lambda t: t.replace("seed: 7\n", "seed: !!python/object/apply:os.getpid []\n"),
+         "line 4: could not determine a constructor for the tag 'tag:yaml.org,2002:python/object/apply:os.getpid'"),
+        (lambda t: t.replace("methods: [teacher_distill, on_policy_distill, on_policy_distill_r",
+                             "methods: [nope, on_policy_distill, on_policy_distill_r", 1),
+         "figure5.methods: unknown method name(s) ['nope']"),
     ],
 )
-def test_bad_config_fails_naming_the_key(tmp_path, edit, key):
-    cfg = yaml.safe_load(TINY.read_text())
-    edit(cfg)
+def test_bad_profiles_fail_naming_the_key_line_or_tag(tmp_path, edit, message):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump(cfg))
-    proc = run(tmp_path, bad, "-n", check=False)
+    bad.write_text(edit(TINY.read_text()))
+    proc = snakemake(REPO, "-n", "--config", f"profile={bad}")
     assert proc.returncode != 0
-    assert key in proc.stdout + proc.stderr
-
-
-def test_tools_available():
-    assert shutil.which("make") is not None
+    assert message in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-3000:]
+    if "method" not in message:  # the launcher checks the file before Snakemake starts
+        out = launch(REPO, bad, check=False)
+        assert out.returncode == 2 and message in out.stderr, out.stderr

@@ -231,7 +231,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=Path("figures"), help="output folder")
     p.add_argument("--steps", type=int, default=T.STEPS, help="Q-learning steps per world")
     p.add_argument("--step-size", type=float, default=T.STEP_SIZE, help="Q-learning step size")
-    p.add_argument("--teachers-all", action="store_true", help="train teachers for every candidate, not only the default")
+    p.add_argument("--teachers-all", action="store_true",
+                   help="train teachers for every candidate, not only the default")
     args = p.parse_args(argv)
     if args.mdps < 1:
         raise SystemExit("--mdps must be >= 1")

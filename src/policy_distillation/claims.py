@@ -326,11 +326,15 @@ def claim2_student_driven_speed(
     return Claim(
         id=2,
         figure="Fig. 3",
-        statement="Student-driven distillation reaches the teacher's return ~3x faster than teacher-driven, ~10x faster than uniform-driven.",
+        statement=(
+            "Student-driven distillation reaches the teacher's return ~3x faster than teacher-driven, ~10x faster than "
+            "uniform-driven."
+        ),
         paper="3x fewer steps than teacher-driven; ~10x fewer than uniform-driven",
         measured=measured,
         criterion=(
-            f"student-driven fastest at every temperature (steps to {REACH:.0%} of the teacher's return, ties by regret "
+            f"student-driven fastest at every temperature (steps to {REACH:.0%} of the teacher's return, ties by "
+            "regret "
             f"area); regret-area ratio teacher/student >= {SPEEDUP_MIN} (geometric mean over temperatures; "
             f"{CI_LEVEL:.0%} paired bootstrap CI over MDPs printed); uniform/student ratio > teacher/student ratio"
         ),
@@ -386,7 +390,10 @@ def claim3_kl_under_trajectories(per_mdp: pd.DataFrame) -> Claim:
     return Claim(
         id=3,
         figure="Fig. 3",
-        statement="Under student (and uniform) trajectories student-driven reaches lower KL; teacher-driven wins only under teacher trajectories; the gap shrinks as the teacher grows more entropic.",
+        statement=(
+            "Under student (and uniform) trajectories student-driven reaches lower KL; teacher-driven wins only under "
+            "teacher trajectories; the gap shrinks as the teacher grows more entropic."
+        ),
         paper="orderings and trend only (no numbers)",
         measured=measured,
         criterion=(
@@ -440,7 +447,11 @@ def claim4_large_action_spaces(per_mdp: pd.DataFrame, curves: pd.DataFrame | Non
     return Claim(
         id=4,
         figure="Fig. 4",
-        statement="As |A| grows to 4096, entropy regularised distillation slows down drastically; expected entropy regularised keeps the speed of per-step cross-entropy distillation.",
+        statement=(
+            "As |A| grows to 4096, entropy regularised distillation slows down drastically; expected entropy "
+            "regularised "
+            "keeps the speed of per-step cross-entropy distillation."
+        ),
         paper="entropy regularised collapses at 4k actions; expected version and cross-entropy unaffected (no numbers)",
         measured=measured,
         criterion=(
@@ -485,11 +496,16 @@ def claim5_noisy_teacher(per_mdp: pd.DataFrame) -> Claim:
     return Claim(
         id=5,
         figure="Fig. 5",
-        statement="With the noisy teacher, cloning saturates around 2-4 points, on-policy distill + R around 6.5, value-gated distillation recovers the teacher's ~7; TD + V_pi beats cloning; TD + V_0 is poor.",
+        statement=(
+            "With the noisy teacher, cloning saturates around 2-4 points, on-policy distill + R around 6.5, "
+            "value-gated "
+            "distillation recovers the teacher's ~7; TD + V_pi beats cloning; TD + V_0 is poor."
+        ),
         paper="cloning 2-4; on-policy + R 6.5; value-gated ~7 (= teacher ~7); TD + V_pi > cloning; TD + V_0 poor",
         measured=measured,
         criterion=(
-            f"final mean returns (95% CI over MDPs printed): each cloning method <= {CLONING_MAX_FRACTION:g} x teacher; "
+            f"final mean returns (95% CI over MDPs printed): each cloning method <= {CLONING_MAX_FRACTION:g} x "
+            "teacher; "
             f"on-policy + R > best cloning; better of value_gated / value_gated_r >= {VALUE_GATED_MIN_FRACTION:g} x "
             "teacher; TD + V_pi > best cloning; TD + V_0 < TD + V_pi"
         ),
@@ -541,13 +557,18 @@ def claim6_chain(curves: pd.DataFrame, main_T: int) -> Claim:
     return Claim(
         id=6,
         figure="Fig. 6",
-        statement="Chain: with the optimal teacher cloning is fastest, teacher V reward slower but beats no teacher; with the adversarial teacher cloning fails, teacher V reward still learns, TD + V_pi does not solve the task.",
+        statement=(
+            "Chain: with the optimal teacher cloning is fastest, teacher V reward slower but beats no teacher; with "
+            "the "
+            "adversarial teacher cloning fails, teacher V reward still learns, TD + V_pi does not solve the task."
+        ),
         paper="orderings only (no numbers); optimum = 1 (the optimal teacher's return)",
         measured=measured,
         criterion=(
             f"T = {main_T}; optimal teacher: steps to {target:g} (= {CHAIN_REACH:.0%} of the optimum) of every cloning "
             "method < teacher V reward's < reward only's (never = infinite); adversarial teacher: final return of "
-            f"every cloning method < {ADVERSARIAL_CLONING_MAX:g}, teacher V reward >= {ADVERSARIAL_LEARNS_MIN:g} x optimum, "
+            f"every cloning method < {ADVERSARIAL_CLONING_MAX:g}, teacher V reward >= {ADVERSARIAL_LEARNS_MIN:g} x "
+            f"optimum, "
             f"TD + V_pi < {TD_SOLVES_MIN:g} x optimum; optimum = the optimal teacher's return = {optimum:.4g}"
         ),
         holds=not failed,
@@ -578,10 +599,18 @@ def claim7_gradient_fields(rows: list[dict] | pd.DataFrame) -> Claim:
     return Claim(
         id=7,
         figure="Table 1",
-        statement="Teacher distill, entropy regularised, n-distill, expected entropy regularised and teacher V reward are gradient fields of the stated loss; on-policy distill is not.",
+        statement=(
+            "Teacher distill, entropy regularised, n-distill, expected entropy regularised and teacher V reward are "
+            "gradient "
+            "fields of the stated loss; on-policy distill is not."
+        ),
         paper="yes, yes, yes, yes, yes; on-policy distill: no",
         measured=measured,
-        criterion=f"computed verdict (relative Jacobian asymmetry of the exact update < {thr:g} on every random MDP) equals the paper's for all six rows",
+        criterion=(
+            f"computed verdict (relative Jacobian asymmetry of the exact update < {thr:g} on every random MDP) equals "
+            f"the "
+            f"paper's for all six rows"
+        ),
         holds=not wrong,
         justification="all six verdicts agree" if not wrong else f"disagree: {wrong}",
     )
@@ -643,7 +672,11 @@ def claim8_cross_entropy_direction(check: dict) -> Claim:
     return Claim(
         id=8,
         figure="Sec. 3.3",
-        statement="Minimising H^x(pi_theta || pi) puts all mass on the teacher's most probable action; H^x(pi || pi_theta) replicates pi.",
+        statement=(
+            "Minimising H^x(pi_theta || pi) puts all mass on the teacher's most probable action; H^x(pi || pi_theta) "
+            "replicates "
+            "pi."
+        ),
         paper="mode seeking vs replication (proof in the appendix)",
         measured={"teacher": str(np.round(check["teacher"], 3).tolist()),
                   "H^x(pi_theta||pi) minimiser: mass on mode": mode,

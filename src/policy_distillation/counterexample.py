@@ -80,14 +80,14 @@ def teacher_signal_loss(ctx: DistillContext) -> tuple[np.ndarray, np.ndarray]:
     Returns (float[B, S], float[B, S, A]); d pi(R) / d theta[a] = pi(R) (1[a = R] - pi(a)).
     """
     pi = ctx.student_pi
-    l = np.zeros(pi.shape[:2])
+    loss = np.zeros(pi.shape[:2])
     grad = np.zeros_like(pi)
     pr = pi[:, S_R, RIGHT]
-    l[:, S_R] = -TEACHER_WEIGHT * pr
+    loss[:, S_R] = -TEACHER_WEIGHT * pr
     onehot = np.zeros(pi.shape[-1])
     onehot[RIGHT] = 1.0
     grad[:, S_R] = -TEACHER_WEIGHT * pr[:, None] * (onehot[None] - pi[:, S_R])
-    return l, grad
+    return loss, grad
 
 
 def _negative_teacher_signal(ctx: DistillContext) -> np.ndarray:
@@ -146,9 +146,9 @@ def n_distill_loss(rewards, x: float, y: float) -> float:
     """L(x, y) = E_{pi_theta}[sum_t l(s_t)] - J(pi_theta), n-distill + R's loss (Theorem 2)."""
     mdps = env.counterexample(rewards)
     ctx = DistillContext(mdps, _teacher(), logits_from_params(x, y))
-    l, _ = teacher_signal_loss(ctx)
+    loss, _ = teacher_signal_loss(ctx)
     pi = ctx.student_pi
-    return float(evaluation.expected_sum(mdps, pi, l)[0] - evaluation.expected_return(mdps, pi)[0])
+    return float(evaluation.expected_sum(mdps, pi, loss)[0] - evaluation.expected_return(mdps, pi)[0])
 
 
 def simulate(

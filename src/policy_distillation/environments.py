@@ -23,10 +23,12 @@ Terminal cells (SPEC 2.1 gives two readings):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
 from .mdp import TabularMDPs, from_dense
+from .streams import split_generator, uniforms
 
 FREE, WALL, GOAL, PIT = 0, 1, 2, 3  # layout cell kinds
 MOVES = np.array([[0, -1], [0, 1], [-1, 0], [1, 0], [0, 0]])  # (drow, dcol): left, right, up, down, stay
@@ -97,13 +99,15 @@ def action_outcome_probs(n_actions: int, eta: float) -> np.ndarray:
     return p
 
 
-def grid_layouts(rng: np.random.Generator, n: int, cfg: GridConfig) -> np.ndarray:
+def grid_layouts(rng: np.random.Generator | Sequence[np.random.Generator], n: int, cfg: GridConfig) -> np.ndarray:
     """Sample cell kinds row by row from the top-left (SPEC 2.1). -> int8[n, rows*cols].
 
     Each cell draws one uniform number u: wall if u < p_wall, else goal if
     u < p_wall + (1 - p_wall) p_goal, and so on; the centre is forced free.
+    ``rng``: one Generator (split into one child per world) or one Generator
+    per world (``streams.world_generators``): world b's cells come from its own stream.
     """
-    u = rng.random((n, cfg.rows * cfg.cols))
+    u = uniforms(split_generator(rng, n), cfg.rows * cfg.cols)
     t_wall = cfg.p_wall
     t_goal = t_wall + (1 - cfg.p_wall) * cfg.p_goal
     t_pit = t_goal + (1 - cfg.p_wall) * (1 - cfg.p_goal) * cfg.p_pit
@@ -159,8 +163,9 @@ def grid_worlds_from_layouts(layout: np.ndarray, cfg: GridConfig) -> TabularMDPs
     )
 
 
-def random_grid_worlds(rng: np.random.Generator, n: int, cfg: GridConfig | None = None) -> TabularMDPs:
-    """``n`` random grid worlds (SPEC 2.1) drawn with ``rng``.
+def random_grid_worlds(rng: np.random.Generator | Sequence[np.random.Generator], n: int,
+                       cfg: GridConfig | None = None) -> TabularMDPs:
+    """``n`` random grid worlds (SPEC 2.1) drawn with ``rng`` (one Generator, or one per world).
 
     The same generator state gives identical worlds; worlds with |A| > 4 share
     their layouts with the |A| = 4 family drawn from the same seed.

@@ -160,7 +160,9 @@ def value_iteration(
     raise RuntimeError(f"value iteration did not converge in {max_iter} sweeps")
 
 
-def optimal_values(mdps: TabularMDPs, max_iter: int = 1000, warm_sweeps: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def optimal_values(
+    mdps: TabularMDPs, max_iter: int = 1000, warm_sweeps: int = 200
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Optimal values and a deterministic optimal policy by policy iteration.
 
     Starts from the greedy policy of a short value-iteration warm start (so the

@@ -25,7 +25,8 @@ from .methods import DistillContext, Method
 def _check_episodic(ctx: DistillContext) -> None:
     if ctx.mdps.gamma != 1.0:
         raise ValueError(
-            f"distillation updates follow the undiscounted episodic convention (gamma = 1); got gamma = {ctx.mdps.gamma}"
+            "distillation updates follow the undiscounted episodic convention (gamma = 1); "
+            f"got gamma = {ctx.mdps.gamma}"
         )
 
 

@@ -88,7 +88,8 @@ def batched_update_jacobian(field_fn: Field, theta: np.ndarray, eps: float = 1e-
         step = np.zeros(P)
         step[j] = eps
         step = step.reshape(1, S, A)
-        diff = np.asarray(field_fn(theta + step), dtype=np.float64) - np.asarray(field_fn(theta - step), dtype=np.float64)
+        plus = np.asarray(field_fn(theta + step), dtype=np.float64)
+        diff = plus - np.asarray(field_fn(theta - step), dtype=np.float64)
         if diff.shape != theta.shape:
             raise ValueError(f"field_fn must return float[B, S, A]={theta.shape}, got {diff.shape}")
         J[:, :, j] = diff.reshape(B, P) / (2.0 * eps)
@@ -216,7 +217,9 @@ def circulation_plane(J: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return d1, Kd1 / np.linalg.norm(Kd1), float(sig[0])
 
 
-def stated_loss_gradient(loss_fn: Callable[[np.ndarray], np.ndarray], theta: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+def stated_loss_gradient(
+    loss_fn: Callable[[np.ndarray], np.ndarray], theta: np.ndarray, eps: float = 1e-5
+) -> np.ndarray:
     """Central-difference gradient of a per-MDP loss.
 
     Args:
@@ -287,7 +290,8 @@ def random_dense_problem(
 
 
 def make_context(
-    method: Method, mdps: TabularMDPs, teacher_pi: np.ndarray, logits: np.ndarray, teacher_value: np.ndarray | None = None
+    method: Method, mdps: TabularMDPs, teacher_pi: np.ndarray, logits: np.ndarray,
+    teacher_value: np.ndarray | None = None
 ) -> DistillContext:
     """A context with the critics ``method`` needs, all exact.
 

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import save_npz
+
 FORMAT_VERSION = 1
 _PROB_ATOL = 1e-9
 
@@ -33,6 +35,18 @@ _PROB_ATOL = 1e-9
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
+
+
+def _finite(x, name: str) -> np.ndarray:
+    """float64 array of ``x``; ValueError naming ``name`` if it holds NaN or inf (or is not numeric)."""
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a numeric array: {err}") from err
+    if not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(f"{name} must be finite: {arr[tuple(bad)]} at index {tuple(int(i) for i in bad)}")
+    return arr
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,18 +77,15 @@ class TabularMDPs:
     grid_shape: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
-        init = np.asarray(self.initial, dtype=np.float64)
-        _check(init.ndim == 2, f"initial must be float[B, S], got shape {init.shape}")
-        B, S = init.shape
+        # the structure (B, S, K) comes from next_state; every other array is checked against it
         nxt = np.asarray(self.next_state)
-        _check(
-            nxt.ndim == 3 and nxt.shape[:2] == (B, S),
-            f"next_state must be int[B, S, K] with B={B}, S={S}, got shape {nxt.shape}",
-        )
+        _check(nxt.ndim == 3, f"next_state must be int[B, S, K], got shape {nxt.shape}")
         _check(np.issubdtype(nxt.dtype, np.integer), "next_state must hold integers")
-        K = nxt.shape[2]
+        B, S, K = nxt.shape
+        init = _finite(self.initial, "initial")
+        _check(init.shape == (B, S), f"initial must be float[B, S]={B, S} (from next_state), got shape {init.shape}")
         _check(bool(np.all((nxt >= 0) & (nxt < S))), f"next_state must lie in [0, {S})")
-        op = np.asarray(self.outcome_prob, dtype=np.float64)
+        op = _finite(self.outcome_prob, "outcome_prob")
         _check(
             op.ndim == 4 and op.shape[0] in (1, B) and op.shape[1] in (1, S) and op.shape[3] == K,
             f"outcome_prob must be float[B|1, S|1, A, K] with B={B}, S={S}, K={K}, got {op.shape}",
@@ -92,13 +103,13 @@ class TabularMDPs:
             bool(np.allclose(init.sum(axis=1), 1.0, rtol=0, atol=1e-8)),
             "initial rows must sum to 1",
         )
-        rew = np.asarray(self.outcome_reward, dtype=np.float64)
+        rew = _finite(self.outcome_reward, "outcome_reward")
         _check(rew.shape == (B, S, K), f"outcome_reward must be float[B, S, K]={B, S, K}, got {rew.shape}")
-        cont = np.asarray(self.outcome_continue, dtype=np.float64)
+        cont = _finite(self.outcome_continue, "outcome_continue")
         _check(cont.shape == (B, S, K), f"outcome_continue must be float[B, S, K]={B, S, K}, got {cont.shape}")
         _check(bool(np.all((cont >= 0) & (cont <= 1))), "outcome_continue must lie in [0, 1]")
-        _check(bool(np.isfinite(rew).all()), "outcome_reward must be finite")
-        _check(0.0 < float(self.gamma) <= 1.0, f"gamma must lie in (0, 1], got {self.gamma}")
+        gamma_ok = bool(np.isfinite(self.gamma)) and 0.0 < float(self.gamma) <= 1.0
+        _check(gamma_ok, f"gamma must lie in (0, 1], got {self.gamma}")
         object.__setattr__(self, "initial", init)
         object.__setattr__(self, "next_state", nxt.astype(np.int64, copy=False))
         object.__setattr__(self, "outcome_prob", op)
@@ -106,7 +117,7 @@ class TabularMDPs:
         object.__setattr__(self, "outcome_continue", cont)
         object.__setattr__(self, "gamma", float(self.gamma))
         if self.action_reward is not None:
-            ar = np.asarray(self.action_reward, dtype=np.float64)
+            ar = _finite(self.action_reward, "action_reward")
             _check(ar.shape == (B, S, A), f"action_reward must be float[B, S, A]={B, S, A}, got {ar.shape}")
             object.__setattr__(self, "action_reward", ar)
         if self.layout is not None:
@@ -135,7 +146,7 @@ class TabularMDPs:
 
     def check_policy(self, pi: np.ndarray, name: str = "pi") -> np.ndarray:
         """Validate a stochastic policy float[B, S, A] for this batch."""
-        pi = np.asarray(pi, dtype=np.float64)
+        pi = _finite(pi, name)
         _check(
             pi.shape == (self.B, self.S, self.A),
             f"{name} must be float[B, S, A]={self.B, self.S, self.A}, got {pi.shape}",
@@ -248,8 +259,7 @@ class TabularMDPs:
             if v is None:
                 continue
             arrays[f.name] = np.asarray(v)
-        with open(path, "wb") as fh:  # exactly this path (np.savez would append .npz)
-            np.savez_compressed(fh, **arrays)
+        save_npz(path, arrays)  # exactly this path, byte-identical for equal batches
 
     @classmethod
     def load(cls, path: str | Path) -> "TabularMDPs":
@@ -276,11 +286,13 @@ def from_dense(
       initial: float[B, S] initial state distribution.
       gamma: discount for exact evaluation.
     """
-    P = np.asarray(P, dtype=np.float64)
-    R = np.asarray(R, dtype=np.float64)
+    P = _finite(P, "P")
+    R = _finite(R, "R")
+    initial = _finite(initial, "initial")
     _check(P.ndim == 4 and P.shape[1] == P.shape[3], f"P must be float[B, S, A, S], got {P.shape}")
     B, S, A, _ = P.shape
     _check(R.shape == (B, S, A), f"R must be float[B, S, A]={B, S, A}, got {R.shape}")
+    _check(initial.shape == (B, S), f"initial must be float[B, S]={B, S}, got {initial.shape}")
     _check(bool(np.all(P >= -_PROB_ATOL)), "P has negative probabilities")
     end = 1.0 - P.sum(axis=-1)
     _check(bool(np.all(end >= -1e-8)), f"P rows must sum to at most 1 (max sum {P.sum(-1).max():.6g})")

@@ -111,6 +111,8 @@ class DistillContext(CriticAccess):
                 v = np.asarray(v, dtype=np.float64)
                 if v.shape != (m.B, m.S):
                     raise ValueError(f"{name} must be float[B, S]={(m.B, m.S)}, got {v.shape}")
+                if not np.isfinite(v).all():
+                    raise ValueError(f"{name} must be finite")
                 object.__setattr__(self, name, v)
         object.__setattr__(self, "teacher_pi", tp)
         object.__setattr__(self, "student_logits", logits)
@@ -133,16 +135,16 @@ def teacher_cross_entropy(ctx: DistillContext) -> tuple[np.ndarray, np.ndarray]:
 
     Returns (float[B, S], float[B, S, A]).
     """
-    l = -np.einsum("bsa,bsa->bs", ctx.teacher_pi, ctx.student_log_pi)
-    return l, ctx.student_pi - ctx.teacher_pi
+    loss = -np.einsum("bsa,bsa->bs", ctx.teacher_pi, ctx.student_log_pi)
+    return loss, ctx.student_pi - ctx.teacher_pi
 
 
 def student_cross_entropy(ctx: DistillContext) -> tuple[np.ndarray, np.ndarray]:
     """l(s) = H^x(pi_theta(s) || pi(s)) = -sum_a pi_theta log pi, and its gradient
     ``-pi_theta(b) (log pi(b) - sum_a pi_theta(a) log pi(a))`` (expected entropy regularised)."""
-    l = -np.einsum("bsa,bsa->bs", ctx.student_pi, ctx.teacher_log_pi)
-    grad = -ctx.student_pi * (ctx.teacher_log_pi + l[..., None])
-    return l, grad
+    loss = -np.einsum("bsa,bsa->bs", ctx.student_pi, ctx.teacher_log_pi)
+    grad = -ctx.student_pi * (ctx.teacher_log_pi + loss[..., None])
+    return loss, grad
 
 
 def value_gated_cross_entropy(ctx: DistillContext) -> tuple[np.ndarray, np.ndarray]:
@@ -151,8 +153,8 @@ def value_gated_cross_entropy(ctx: DistillContext) -> tuple[np.ndarray, np.ndarr
     The gate is a step function of theta: it is held fixed when differentiating.
     """
     gate = (ctx.require_teacher_value() - ctx.require_student_value() > 0).astype(np.float64)
-    l, grad = teacher_cross_entropy(ctx)
-    return l * gate, grad * gate[..., None]
+    loss, grad = teacher_cross_entropy(ctx)
+    return loss * gate, grad * gate[..., None]
 
 
 # --------------------------------------------------------------- pseudo-reward parts

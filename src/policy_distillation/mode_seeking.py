@@ -67,7 +67,9 @@ def cross_entropy_gradient(direction: str, teacher: np.ndarray, logits: np.ndarr
     return _loss_and_gradient(direction, teacher, safe_log(teacher), logits)
 
 
-def _loss_and_gradient(direction: str, teacher: np.ndarray, log_pi: np.ndarray, logits: np.ndarray) -> tuple[float, np.ndarray]:
+def _loss_and_gradient(
+    direction: str, teacher: np.ndarray, log_pi: np.ndarray, logits: np.ndarray
+) -> tuple[float, np.ndarray]:
     log_student = log_softmax(logits)
     student = np.exp(log_student)
     if direction == "teacher_student":

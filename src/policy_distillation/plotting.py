@@ -12,7 +12,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -23,6 +22,15 @@ METRIC_LABELS = {
     "kl_student": "KL under student trajectories",
     "kl_uniform": "KL under uniform trajectories",
 }
+
+
+def _drop_empty_separator(title: str, sep: str = " | ") -> str:
+    """"row | col" titles without the separator of an empty part (labels may start with "|", e.g. "|A| = 4")."""
+    if title.startswith(sep):
+        title = title[len(sep):]
+    if title.endswith(sep):
+        title = title[: -len(sep)]
+    return title
 
 
 def _require(df: pd.DataFrame, columns: list[str]) -> None:
@@ -106,12 +114,13 @@ def curve_grid(
                 ax.set_xscale("symlog", linthresh=1.0)
                 ax.set_xlim(left=0)  # steps are >= 0; autoscaling would show an empty negative range
             parts = {"row": rv if row else "", "col": METRIC_LABELS.get(cv, cv) if col else ""}
-            title = title_fmt.format(**parts).strip(" |")
+            title = _drop_empty_separator(title_fmt.format(**parts))
             ax.set_title(title, fontsize=8)
             if i == len(rows) - 1:
                 ax.set_xlabel(xlabel)
             if j == 0:
-                ax.set_ylabel(ylabel if isinstance(ylabel, str) else (METRIC_LABELS.get(cv, "") if ylabel is None else ""))
+                auto = METRIC_LABELS.get(cv, "") if ylabel is None else ""
+                ax.set_ylabel(ylabel if isinstance(ylabel, str) else auto)
     handles, labels = [], []
     for ax in axes.flat:
         for hnd, lab in zip(*ax.get_legend_handles_labels()):
@@ -175,20 +184,6 @@ def speedup_scatter(df: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def histogram_panel(values: dict[str, np.ndarray], xlabel: str) -> plt.Figure:
-    """Overlaid histograms of named samples (e.g. calibration returns)."""
-    if not values:
-        raise ValueError("nothing to plot")
-    sns.set_theme(style="whitegrid", context="paper")
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    for name, v in values.items():
-        sns.histplot(np.asarray(v), ax=ax, label=name, element="step", stat="count", bins=40, alpha=0.3)
-    ax.set_xlabel(xlabel)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
 def _reference(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Teacher-return reference lines (mean over MDPs) per setting."""
     refs = []
@@ -212,7 +207,8 @@ def figure3_left(curves: pd.DataFrame) -> plt.Figure:
     ref = _reference(curves.assign(tau="tau = " + curves["tau"].astype(str)), ["tau"]).assign(metric="return")
     return curve_grid(df, hue="method", row="tau", col="metric", sharey=False,
                       col_order=["kl_teacher", "kl_student", "kl_uniform", "return"], reference=ref,
-                      ylabel=False, hue_order=["teacher_distill", "on_policy_distill", "uniform_distill", "mixture_distill"])
+                      ylabel=False,
+                      hue_order=["teacher_distill", "on_policy_distill", "uniform_distill", "mixture_distill"])
 
 
 def figure3_right(speedup: pd.DataFrame) -> plt.Figure:
@@ -261,14 +257,21 @@ def figure9(curves: pd.DataFrame) -> plt.Figure:
                       ylabel="return", xlabel="gradient steps", sharey=True)
 
 
-def render(name: str, table: pd.DataFrame, main_T: int = 5) -> plt.Figure:
-    """The figure ``name`` (fig2, fig3_left, fig3_right, fig4, fig5, fig6, fig9) from its table."""
+def render(name: str, table: pd.DataFrame, main_T: int = 5, note: str | None = None) -> plt.Figure:
+    """The figure ``name`` (fig2, fig3_left, fig3_right, fig4, fig5, fig6, fig9) from its table.
+
+    ``note``: a line printed under the figure (the workflow states the profile and scale there).
+    """
     plotters = {
         "fig2": figure2, "fig3_left": figure3_left, "fig3_right": figure3_right, "fig4": figure4,
         "fig5": figure5, "fig9": figure9,
     }
     if name == "fig6":
-        return figure6(table, main_T)
-    if name not in plotters:
+        fig = figure6(table, main_T)
+    elif name in plotters:
+        fig = plotters[name](table)
+    else:
         raise ValueError(f"unknown figure {name!r}; known: {sorted(plotters) + ['fig6']}")
-    return plotters[name](table)
+    if note:
+        fig.text(0.5, 0.0, note, ha="center", va="top", fontsize=6, wrap=True)
+    return fig

@@ -16,17 +16,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-CURVE_METRICS = {"returns": "return", "kl_teacher": "kl_teacher", "kl_student": "kl_student", "kl_uniform": "kl_uniform"}
+from .files import save_npz
+
+CURVE_METRICS = {"returns": "return", "kl_teacher": "kl_teacher", "kl_student": "kl_student",
+                 "kl_uniform": "kl_uniform"}
 REFERENCE_RETURNS = ("teacher_return", "noisy_teacher_return")  # constant per-MDP references
 REACH_FRACTION = 0.95  # "recovers the teacher's return" = mean curve reaches 95% of the teacher's mean return
 
 
 def save_run(path: str | Path, run: dict) -> None:
-    """Write a run (arrays + labels) to ``.npz``."""
+    """Write a run (arrays + labels) to ``.npz`` (byte-identical for equal runs: ``files.save_npz``)."""
     arrays = {k: np.asarray(v) for k, v in run.items() if k != "labels"}
     arrays["labels"] = np.array(json.dumps(run["labels"], sort_keys=True))
-    with open(path, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+    save_npz(path, arrays)
 
 
 def load_run(path: str | Path) -> dict:
@@ -79,11 +81,13 @@ def curves_table(runs: list[dict]) -> pd.DataFrame:
             if key not in r:
                 continue
             mean, se, n = _mean_se(np.asarray(r[key], dtype=np.float64), axis=1)
-            frames.append(pd.DataFrame({**r["labels"], "step": steps, "metric": metric, "mean": mean, "se": se, "n": n}))
+            frames.append(pd.DataFrame({**r["labels"], "step": steps, "metric": metric, "mean": mean, "se": se,
+                                        "n": n}))
         for key in REFERENCE_RETURNS:
             if key in r:
                 mean, se, n = _mean_se(np.asarray(r[key], dtype=np.float64)[None].repeat(len(steps), 0), axis=1)
-                frames.append(pd.DataFrame({**r["labels"], "step": steps, "metric": key, "mean": mean, "se": se, "n": n}))
+                frames.append(pd.DataFrame({**r["labels"], "step": steps, "metric": key, "mean": mean, "se": se,
+                                            "n": n}))
     if not frames:
         raise ValueError("no runs to aggregate")
     return pd.concat(frames, ignore_index=True)

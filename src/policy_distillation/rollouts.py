@@ -2,8 +2,8 @@
 
 The primitives here are shared by tabular Q-learning (``teachers.q_learning``)
 and by the Monte Carlo teacher critic of Section 4 (the paper estimates V_pi
-"by sampling 100 trajectories"). All randomness goes through an explicit
-``numpy.random.Generator``.
+"by sampling 100 trajectories"). All randomness goes through explicit
+``numpy.random.Generator`` objects, one per MDP (``streams``).
 
 One environment step from state s with action a (``mdp`` module docstring):
 outcome ``k ~ outcome_prob[b, s, a, :]``, reward ``outcome_reward[b, s, k]``
@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from typing import Sequence
+
 from .mdp import TabularMDPs
+from .streams import split_generator, uniforms_by_world
 
 DEFAULT_MAX_STEPS = 100_000
 DEFAULT_CHUNK = 1 << 20
@@ -39,8 +42,12 @@ def outcome_cdf(mdps: TabularMDPs) -> np.ndarray:
     return _normalised_cdf(np.clip(mdps.outcome_prob, 0.0, None))
 
 
-def sample_initial(mdps: TabularMDPs, rng: np.random.Generator, b: np.ndarray) -> np.ndarray:
-    """Initial states s_1 ~ initial[b] for the MDPs listed in ``b`` (int[n]). -> int[n]."""
+def sample_initial(mdps: TabularMDPs, gens: Sequence[np.random.Generator], b: np.ndarray) -> np.ndarray:
+    """Initial states s_1 ~ initial[b] for the MDPs listed in ``b`` (int[n], ascending).
+
+    ``gens``: one Generator per MDP of the batch; an MDP listed in ``b`` draws
+    from its own (none is drawn when every listed start is certain). -> int[n].
+    """
     b = np.asarray(b)
     if b.size == 0:
         return np.zeros(0, dtype=np.int64)
@@ -48,40 +55,14 @@ def sample_initial(mdps: TabularMDPs, rng: np.random.Generator, b: np.ndarray) -
     point = init.argmax(axis=1)
     if np.all(init[np.arange(b.size), point] == 1.0):  # one initial state (grid worlds, chain): no draw needed
         return point.astype(np.int64)
-    return _categorical(_normalised_cdf(np.clip(init, 0.0, None)), rng.random(b.size)).astype(np.int64)
-
-
-def sample_step(
-    mdps: TabularMDPs,
-    cdf: np.ndarray,
-    b: np.ndarray,
-    s: np.ndarray,
-    a: np.ndarray,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One environment step for n (MDP, state, action) triples in lockstep.
-
-    Args:
-      cdf: float[B|1, S|1, A, K] from :func:`outcome_cdf`.
-      b, s, a: int[n] MDP index, state and action of each walker.
-    Returns:
-      (next state int[n], reward float[n], continues bool[n]).
-    """
-    bi = b if cdf.shape[0] > 1 else np.zeros_like(b)
-    si = s if cdf.shape[1] > 1 else np.zeros_like(s)
-    k = _categorical(cdf[bi, si, a], rng.random(b.size))
-    reward = mdps.outcome_reward[b, s, k]
-    if mdps.action_reward is not None:
-        reward = reward + mdps.action_reward[b, s, a]
-    cont = rng.random(b.size) < mdps.outcome_continue[b, s, k]
-    return mdps.next_state[b, s, k], reward, cont
+    return _categorical(_normalised_cdf(np.clip(init, 0.0, None)), uniforms_by_world(gens, b)).astype(np.int64)
 
 
 def sample_returns(
     mdps: TabularMDPs,
     pi: np.ndarray,
     starts: np.ndarray,
-    rng: np.random.Generator,
+    rng: np.random.Generator | Sequence[np.random.Generator],
     max_steps: int = DEFAULT_MAX_STEPS,
     chunk_size: int = DEFAULT_CHUNK,
 ) -> np.ndarray:
@@ -92,6 +73,10 @@ def sample_returns(
     depends on the action only through the outcome, so outcomes are drawn
     directly from P_pi(k | s) = sum_a pi(a | s) P(k | s, a): the same law of
     trajectories with one draw per step instead of two.
+
+    Every draw of MDP b comes from its own Generator (``rng``: one per MDP, or
+    one Generator split into one per MDP), in the order of its trajectories at
+    each step, so an MDP's returns do not depend on the rest of the batch.
 
     Args:
       pi: float[B, S, A] policy.
@@ -111,6 +96,7 @@ def sample_returns(
         raise ValueError("max_steps and chunk_size must be >= 1")
     B, M = starts.shape
     S = mdps.S
+    gens = split_generator(rng, B)
     marginal = mdps.action_reward is None
     if marginal:
         k_cdf = _normalised_cdf(np.clip(mdps.outcome_marginal(pi), 0.0, None)).reshape(B * S, -1)
@@ -133,16 +119,16 @@ def sample_returns(
                 break
             row = b * S + s
             if marginal:
-                k = _categorical(k_cdf[row], rng.random(ids.size))
+                k = _categorical(k_cdf[row], uniforms_by_world(gens, b))
                 r = rew[row, k]
             else:
-                a = _categorical(a_cdf[row], rng.random(ids.size))
+                a = _categorical(a_cdf[row], uniforms_by_world(gens, b))
                 bi = b if o_cdf.shape[0] > 1 else 0
                 si = s if o_cdf.shape[1] > 1 else 0
-                k = _categorical(o_cdf[bi, si, a], rng.random(ids.size))
+                k = _categorical(o_cdf[bi, si, a], uniforms_by_world(gens, b))
                 r = rew[row, k] + mdps.action_reward[b, s, a]
             g += disc * r
-            alive = rng.random(ids.size) < cnt[row, k]
+            alive = uniforms_by_world(gens, b) < cnt[row, k]
             s = nxt[row, k]
             out[ids[~alive]] = g[~alive]
             ids, b, s, g = ids[alive], b[alive], s[alive], g[alive]
@@ -158,7 +144,7 @@ def sample_returns(
 def monte_carlo_values(
     mdps: TabularMDPs,
     pi: np.ndarray,
-    rng: np.random.Generator,
+    rng: np.random.Generator | Sequence[np.random.Generator],
     n_trajectories: int = 100,
     max_steps: int = DEFAULT_MAX_STEPS,
     chunk_size: int = DEFAULT_CHUNK,

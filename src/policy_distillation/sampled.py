@@ -125,6 +125,12 @@ class UniformSource:
         """float[M]: one draw per recorded step for its action."""
         return self.rng.random(ids.size)
 
+    def reserve(self, steps: np.ndarray) -> None:
+        """Hint: trajectory i takes at most ``steps[i]`` steps in this update (known lengths)."""
+
+    def finish(self, steps: np.ndarray) -> None:
+        """The update is over: trajectory i took ``steps[i]`` steps (int[B * N])."""
+
 
 @dataclass
 class ArrayDraws(UniformSource):
@@ -155,6 +161,84 @@ class ArrayDraws(UniformSource):
         return self.action_u[ids, times]
 
 
+class TrajectoryStreams(UniformSource):
+    """Draws of each trajectory slot from its own Generator, read by position.
+
+    Slot ``i = b * N + n`` (trajectory n of world b) owns ``generators[i]``
+    (``streams.world_generators(seed, world_ids, slots=N)``). In every update
+    slot i reads its stream in a fixed layout: ``[initial, length]`` then, per
+    time step t, ``[outcome, continuation, action]``; after the update it
+    advances by ``2 + 3 * (steps it took)``. A slot's draws therefore depend
+    only on its own trajectory, never on the other worlds of the batch: the
+    workflow's curves do not depend on how worlds are split into shards.
+    Values are read ahead in blocks (a Generator's doubles come out in the
+    same sequence however they are requested).
+    """
+
+    HEAD = 2  # initial state, episode length
+    STRIDE = 3  # per time step: outcome, continuation, action
+
+    def __init__(self, generators, capacity: int = 1024):
+        self.gens = list(generators)
+        if not self.gens or not all(isinstance(g, np.random.Generator) for g in self.gens):
+            raise TypeError("generators must be a non-empty list of numpy.random.Generator")
+        n = len(self.gens)
+        self.buf = np.empty((n, int(capacity)))
+        self.lo = np.zeros(n, dtype=np.int64)  # start of the current update's block in buf
+        self.hi = np.zeros(n, dtype=np.int64)  # end of the values drawn so far
+        self._reserved = False
+
+    def _ensure(self, ids: np.ndarray, need: np.ndarray | int) -> None:
+        """Make ``need`` values from ``lo`` available for the slots ``ids``."""
+        need = np.broadcast_to(need, ids.shape)
+        short = ids[self.lo[ids] + need > self.hi[ids]]
+        if not short.size:
+            return
+        most = int(need.max())
+        if most > self.buf.shape[1]:
+            grown = np.empty((self.buf.shape[0], 1 << (most - 1).bit_length()))
+            grown[:, :self.buf.shape[1]] = self.buf
+            self.buf = grown
+        cap = self.buf.shape[1]
+        for i in np.unique(short).tolist():
+            keep = self.hi[i] - self.lo[i]
+            self.buf[i, :keep] = self.buf[i, self.lo[i]:self.hi[i]]
+            self.gens[i].random(cap - keep, out=self.buf[i, keep:])
+            self.lo[i], self.hi[i] = 0, cap
+
+    def _at(self, ids: np.ndarray, offset: np.ndarray | int) -> np.ndarray:
+        return self.buf[ids, self.lo[ids] + offset]
+
+    def initial(self, n: int) -> np.ndarray:
+        ids = np.arange(n)
+        self._ensure(ids, self.HEAD)
+        return self._at(ids, 0)
+
+    def lengths(self, n: int) -> np.ndarray:
+        ids = np.arange(n)
+        self._ensure(ids, self.HEAD)
+        return self._at(ids, 1)
+
+    def reserve(self, steps: np.ndarray) -> None:
+        """Every slot will take at most ``steps[i]`` steps in this update (known lengths)."""
+        self._ensure(np.arange(steps.size), self.HEAD + self.STRIDE * steps)
+        self._reserved = True
+
+    def step(self, t: int, ids: np.ndarray, width: int) -> np.ndarray:
+        if not self._reserved:
+            self._ensure(ids, self.HEAD + self.STRIDE * (t + 1))
+        base = self.HEAD + self.STRIDE * t
+        return np.stack([self._at(ids, base + j) for j in range(width)])
+
+    def actions(self, ids: np.ndarray, times: np.ndarray) -> np.ndarray:
+        return self._at(ids, self.HEAD + self.STRIDE * times + 2)
+
+    def finish(self, steps: np.ndarray) -> None:
+        """The update is over: slot i took ``steps[i]`` steps."""
+        self.lo += self.HEAD + self.STRIDE * np.asarray(steps, dtype=np.int64)
+        self._reserved = False
+
+
 def _as_source(rng: np.random.Generator | UniformSource) -> UniformSource:
     if isinstance(rng, UniformSource):
         return rng
@@ -171,6 +255,28 @@ def inverse_cdf(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Index k with cum[k-1] <= u * cum[-1] < cum[k] (rows of cum: float[..., K]) -> int[...]."""
     target = u * cum[..., -1]
     return np.minimum((cum[..., :-1] <= target[..., None]).sum(axis=-1), cum.shape[-1] - 1)
+
+
+def return_to_go(rhat: np.ndarray, traj: np.ndarray) -> np.ndarray:
+    """Rhat_t = sum_{i >= t} rhat_i within each trajectory (Eq. (1)) -> float[M].
+
+    Records are trajectory-major with time ascending (``traj``: int[M]
+    non-decreasing). Each trajectory is summed on its own, right to left
+    (``W_t = rhat_t + W_{t+1}``), so its values do not depend on the other
+    trajectories of the batch (a cumulative sum over the whole batch would
+    leave rounding that does).
+    """
+    M = rhat.size
+    if M == 0:
+        return rhat.copy()
+    first = np.flatnonzero(np.r_[True, traj[1:] != traj[:-1]])
+    length = np.diff(np.r_[first, M])
+    width = int(length.max())
+    seg = np.repeat(np.arange(first.size), length)
+    col = width - 1 - (np.arange(M) - first[seg])  # reversed time, right-aligned: zeros pad the front
+    padded = np.zeros((first.size, width))
+    padded[seg, col] = rhat
+    return np.cumsum(padded, axis=1)[seg, col]
 
 
 # --------------------------------------------------------------- trajectories
@@ -345,7 +451,8 @@ class SampledEstimator:
     def __init__(self, mdps: TabularMDPs, teacher: Teacher, method: Method | str, n_trajectories: int = 1,
                  record_rewards: bool = False):
         if mdps.gamma != 1.0:
-            raise ValueError(f"distillation updates are undiscounted and episodic (gamma = 1); got gamma = {mdps.gamma}")
+            raise ValueError("distillation updates are undiscounted and episodic (gamma = 1); "
+                             f"got gamma = {mdps.gamma}")
         method = get_method(method) if isinstance(method, str) else method
         if not isinstance(method, Method):
             raise TypeError(f"method must be a methods.Method or a registry name, got {type(method).__name__}")
@@ -555,8 +662,8 @@ class SampledEstimator:
 
     def _outcome_table(self, cum: np.ndarray) -> np.ndarray:
         """Comparison table for outcome draws from normalised cumulative rows
-        float[R, K]: the first K-1 cumulative probabilities of each row, padded with 2.0 to a width of 1, 2, 4 or 8 (so that the
-        comparisons of one row can be read as one unsigned integer and counted
+        float[R, K]: the first K-1 cumulative probabilities of each row, padded with 2.0 to a
+        width of 1, 2, 4 or 8 (so that the comparisons of one row can be read as one unsigned integer and counted
         with ``np.bitwise_count``) -> float[R, w]."""
         c = cum[:, :-1]
         w = c.shape[1]
@@ -584,6 +691,7 @@ class SampledEstimator:
         fs, ks, ps = [], [], []
         if self.c0 is not None:
             L = geometric_length(source.lengths(f.size), self.c0)
+            source.reserve(L)
             order = np.argsort(-L, kind="stable")
             Lc = L[order]  # live lengths, longest first: the live set is a prefix
             f = f[order]
@@ -765,11 +873,7 @@ class SampledEstimator:
                 if meth.bootstrap is not None:
                     W = rhat + np.where(cont, meth.bootstrap(ctx)[0][r_next], 0.0)
                 else:
-                    # return-to-go within each trajectory: suffix sums, cut at trajectory ends
-                    suffix = np.cumsum(rhat[::-1])[::-1]
-                    last = np.flatnonzero(np.r_[traj[1:] != traj[:-1], True])
-                    seg_end = np.repeat(last, np.diff(np.r_[-1, last]))
-                    W = suffix - np.r_[suffix[1:], 0.0][seg_end]
+                    W = return_to_go(rhat, traj)
                 if baseline is not None:
                     # a state-only baseline: E[(e_a - pi) b(s)] = 0, so the mean is unchanged
                     W = W - baseline[F]
@@ -783,6 +887,7 @@ class SampledEstimator:
             upd.state_term(None if grouped else meth.state_loss(ctx)[1][0], (scale * counts[rows])[:, None])
         trans = Transitions(traj=traj, time=T, flat_state=F, flat_next=self._next[fk], outcome=Kk, action=action,
                             reward=reward, cont=cont, n_states=self.S, n_trajectories=self.N)
+        source.finish(np.bincount(traj, minlength=self.B * self.N))
         return ctx, upd, trans
 
     def _chunk_rows(self) -> int | None:

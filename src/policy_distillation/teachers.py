@@ -30,7 +30,9 @@ still be passed in (``next_values``).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -39,6 +41,7 @@ from .environments import LEFT, RIGHT
 from .mdp import TabularMDPs
 from .methods import Teacher
 from .rollouts import monte_carlo_values, outcome_cdf, sample_initial
+from .streams import split_generator, uniforms
 
 EPSILON = 0.1  # Sec. 3.2: "epsilon set to 0.1", for exploration and for the teacher policy
 DISCOUNT = 0.99  # SPEC 2.1: the paper uses gamma = 0.99
@@ -46,6 +49,7 @@ STEPS = 100_000  # Q-learning steps per MDP (calibrated: figures/calibration.md)
 STEP_SIZE = 0.02  # constant Q-learning step size (calibrated: figures/calibration.md)
 VISITED_THRESHOLD = 1e-12
 N_TRAJECTORIES = 100  # Monte Carlo critic: trajectories per start state (Sec. 4, Fig. 5)
+PROGRESS_EVERY_SECONDS = 30.0
 
 
 # ------------------------------------------------------------------ Q-learning
@@ -81,7 +85,10 @@ class QLearningConfig:
 
 
 def q_learning(
-    mdps: TabularMDPs, rng: np.random.Generator, config: QLearningConfig | None = None
+    mdps: TabularMDPs,
+    rng: np.random.Generator | Sequence[np.random.Generator],
+    config: QLearningConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Tabular Q-learning with epsilon-greedy exploration, all B MDPs in lockstep (Sec. 3.2).
 
@@ -94,16 +101,21 @@ def q_learning(
 
     Args:
       mdps: the batch (any outcome form).
-      rng: the only source of randomness; the same generator state gives the same Q.
+      rng: one Generator per MDP (``streams.world_generators``), or one
+        Generator split into one per MDP; MDP b draws only from its own, so its
+        Q does not depend on the rest of the batch.
       config: :class:`QLearningConfig` (defaults: calibrated).
+      progress: optional callback ``progress(steps_done, steps)``, called about
+        every ``PROGRESS_EVERY_SECONDS`` and at the end.
     Returns:
       Q: float[B, S, A].
     """
     cfg = config or QLearningConfig()
     cfg.validate()
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("rng must be a numpy.random.Generator")
+    if not isinstance(rng, np.random.Generator) and not isinstance(rng, (list, tuple)):
+        raise ValueError("rng must be a numpy.random.Generator or a list of Generators (one per MDP)")
     B, S, A, K = mdps.B, mdps.S, mdps.A, mdps.K
+    gens = split_generator(rng, B)
     Q = np.full((B * S, A), float(cfg.q_init))
     cdf = outcome_cdf(mdps)
     shared_dynamics = cdf.shape[:2] == (1, 1)  # grid worlds: P(k | a) shared by all MDPs and states
@@ -113,14 +125,20 @@ def q_learning(
     cnt = mdps.outcome_continue.reshape(-1)
     act_rew = None if mdps.action_reward is None else mdps.action_reward.reshape(-1)
     b = np.arange(B)
-    s = sample_initial(mdps, rng, b)
-    block = max(1, min(cfg.steps, (1 << 20) // (B * (A + 3))))  # about 8 MB of uniforms per draw
+    s = sample_initial(mdps, gens, b)
+    # uniforms for a block of steps at once, per MDP from its own stream (about 16 MB):
+    # A for ties, 1 action, 1 outcome, 1 continuation
+    block = max(1, min(cfg.steps, (1 << 21) // (B * (A + 3))))
     u_all = np.empty(0)
+    last = time.monotonic()
     for t in range(cfg.steps):
         j = t % block
-        if j == 0:  # uniforms for a block of steps at once: A for ties, 1 action, 1 outcome, 1 continuation
-            u_all = rng.random((min(block, cfg.steps - t), B, A + 3))
-        u = u_all[j]
+        if j == 0:
+            u_all = uniforms(gens, (min(block, cfg.steps - t), A + 3))  # [B, block, A + 3]
+            if progress is not None and time.monotonic() - last >= PROGRESS_EVERY_SECONDS:
+                last = time.monotonic()
+                progress(t, cfg.steps)
+        u = u_all[:, j]
         row = b * S + s
         q = Q[row]
         best = q == q.max(axis=1, keepdims=True)
@@ -141,7 +159,9 @@ def q_learning(
         s = s2
         if not cont.all():
             ended = np.flatnonzero(~cont)
-            s[ended] = sample_initial(mdps, rng, ended)
+            s[ended] = sample_initial(mdps, gens, ended)
+    if progress is not None:
+        progress(cfg.steps, cfg.steps)
     return Q.reshape(B, S, A)
 
 
@@ -222,7 +242,8 @@ def visited_states(mdps: TabularMDPs, pi: np.ndarray, threshold: float = VISITED
 
 
 def flip_teacher(
-    mdps: TabularMDPs, pi: np.ndarray, fraction: float, rng: np.random.Generator
+    mdps: TabularMDPs, pi: np.ndarray, fraction: float,
+    rng: np.random.Generator | Sequence[np.random.Generator],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Noisy teacher of Figure 5: swap the top action's probability in a fraction of visited states.
 
@@ -237,6 +258,7 @@ def flip_teacher(
     Args:
       pi: float[B, S, A] teacher policy.
       fraction: share of visited states to flip, in [0, 1] (Figure 5: 0.25).
+      rng: one Generator per MDP (each MDP's flips from its own stream), or one split into one per MDP.
     Returns:
       (noisy policy float[B, S, A], flipped bool[B, S]).
     """
@@ -248,11 +270,13 @@ def flip_teacher(
         raise ValueError("flipping needs at least two actions")
     visited = visited_states(mdps, pi)
     n_flip = np.rint(fraction * visited.sum(axis=1)).astype(np.int64)  # round half to even
-    keys = np.where(visited, rng.random((B, S)), np.inf)
+    gens = split_generator(rng, B)
+    keys = np.where(visited, uniforms(gens, S), np.inf)
     rank = np.argsort(np.argsort(keys, axis=1, kind="stable"), axis=1, kind="stable")
     flipped = rank < n_flip[:, None]
     top = pi.argmax(axis=-1)  # [B, S]
-    other = rng.integers(A - 1, size=(B, S)) if A > 1 else np.zeros((B, S), dtype=np.int64)
+    other = (np.stack([g.integers(A - 1, size=S) for g in gens]) if A > 1
+             else np.zeros((B, S), dtype=np.int64))
     other = other + (other >= top)  # uniform over the A - 1 actions != top
     bb, ss = np.nonzero(flipped)
     out = pi.copy()
@@ -335,7 +359,7 @@ def teacher_critic(
     mdps: TabularMDPs,
     pi: np.ndarray,
     kind: str = "exact",
-    rng: np.random.Generator | None = None,
+    rng: np.random.Generator | Sequence[np.random.Generator] | None = None,
     n_trajectories: int = N_TRAJECTORIES,
 ) -> np.ndarray:
     """Teacher critic V for Section 4 methods. -> float[B, S].
@@ -348,8 +372,8 @@ def teacher_critic(
     if kind == "exact":
         return evaluation.state_values(mdps, pi)
     if kind == "monte_carlo":
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError("the Monte Carlo critic needs rng, a numpy.random.Generator")
+        if rng is None:
+            raise ValueError("the Monte Carlo critic needs rng: a numpy.random.Generator or one per MDP")
         return monte_carlo_values(mdps, pi, rng, n_trajectories)[0]
     if kind == "zero":
         return np.zeros((mdps.B, mdps.S))

@@ -16,11 +16,12 @@ teachers are fine. The teacher's own return is recorded once.
 Sharding: nothing builds an ``[B, S, A, S]`` array, and MDPs never interact,
 so large-|A| runs can be split over MDPs by the caller with
 :func:`subset_teacher` / ``TabularMDPs.subset`` and joined back with
-:func:`DistillResult.concat` (each shard draws from its own seed, so a
-sharded run is reproducible but not bit-identical to an unsharded one).
+:func:`DistillResult.concat`. Every draw of world b comes from streams of
+(seed, ``world_ids[b]``) alone, so a sharded run gives each world the curve it
+gets in an unsharded one (tested).
 
 Determinism: a run is a pure function of its arguments; the same seed gives
-bit-identical results (one ``numpy.random.Generator`` drives every draw).
+bit-identical results.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from .exact import expected_update, pseudo_action_values
 from .mdp import TabularMDPs
 from .methods import DistillContext, Method, Teacher, get_method
 from .policies import kl_divergence, log_softmax, safe_log, uniform_policy
-from .sampled import SampledEstimator
+from .sampled import SampledEstimator, TrajectoryStreams
+from .streams import world_generators
 
 logger = logging.getLogger(__name__)
 
@@ -220,6 +222,7 @@ def distill(
     critic: str | dict | Critic | None = None,
     progress: Callable[[dict], None] | logging.Logger | None = None,
     baseline_every: int | None = None,
+    world_ids: np.ndarray | None = None,
 ) -> DistillResult:
     """Distil ``teacher`` into zero-initialised (uniform) tabular softmax students.
 
@@ -231,7 +234,11 @@ def distill(
         ``n_trajectories`` trajectories per MDP per step).
       steps: number of optimisation steps.
       lr: step size of ``theta <- theta - lr * G``.
-      seed: seed of the run's Generator (sampled estimator only).
+      seed: seed of the run's random streams (sampled estimator only): one
+        Generator per trajectory slot of each world (``streams.world_generators``).
+      world_ids: int[B] global ids of the worlds (default 0..B-1): world b's draws
+        come from a stream of (seed, world_ids[b]) alone, so a world's curve does
+        not depend on which other worlds share its batch (shards).
       eval_every: checkpoint spacing (step 0, the last step and a 1-2-5 sequence of
         early steps are always included; :func:`checkpoint_steps`).
       n_trajectories: N for the sampled estimator (default 1: one episode per
@@ -269,7 +276,10 @@ def distill(
         crit.reset(mdps)
 
     logits = np.zeros((mdps.B, mdps.S, mdps.A))
-    rng = np.random.default_rng(seed)
+    ids = np.arange(mdps.B) if world_ids is None else np.asarray(world_ids)
+    if ids.shape != (mdps.B,):
+        raise ValueError(f"world_ids must be int[B] with B={mdps.B}, got shape {ids.shape}")
+    rng = TrajectoryStreams(world_generators(seed, ids, "distill", slots=n_trajectories))
     est = None
     if estimator == "sampled":
         est = SampledEstimator(mdps, teacher, method, n_trajectories,

@@ -9,6 +9,8 @@ rule aggregate_fig3:
         "logs/aggregate/fig3.log",
     conda:
         "../../environment.yml"
+    params:
+        code=CODE["aggregate"],
     script:
         "../scripts/aggregate.py"
 
@@ -23,6 +25,8 @@ rule aggregate_fig4:
         "logs/aggregate/fig4.log",
     conda:
         "../../environment.yml"
+    params:
+        code=CODE["aggregate"],
     script:
         "../scripts/aggregate.py"
 
@@ -37,6 +41,8 @@ rule aggregate_fig5:
         "logs/aggregate/fig5.log",
     conda:
         "../../environment.yml"
+    params:
+        code=CODE["aggregate"],
     script:
         "../scripts/aggregate.py"
 
@@ -51,6 +57,8 @@ rule aggregate_fig6:
         "logs/aggregate/fig6.log",
     conda:
         "../../environment.yml"
+    params:
+        code=CODE["aggregate"],
     script:
         "../scripts/aggregate.py"
 
@@ -64,5 +72,7 @@ rule aggregate_fig2:
         "logs/aggregate/fig2.log",
     conda:
         "../../environment.yml"
+    params:
+        code=CODE["aggregate"],
     script:
         "../scripts/aggregate_counterexample.py"

@@ -1,10 +1,31 @@
-# Config validation and the helpers the rules share (no lambdas in rules).
-from snakemake.utils import validate
+# Config loading and validation, the job table, and the helpers the rules share (no lambdas in rules).
+import os
+from pathlib import Path
 
+from policy_distillation import profiles
+from policy_distillation.jobs import figure_jobs
 from policy_distillation.methods import REGISTRY
+from policy_distillation.provenance import code_hash
+
+REPO = Path(workflow.main_snakefile).resolve().parent
 
 
-validate(config, "../schemas/config.schema.yaml", set_default=True)
+def _load_config():
+    """The profile (strictly parsed), with --config overrides applied; or the --configfile files."""
+    files = list(workflow.overwrite_configfiles)
+    if files:
+        for f in files:  # Snakemake read them leniently: re-read for duplicate keys and tags
+            profiles.load_yaml(f)
+        return dict(config)
+    overrides = dict(config)
+    name = overrides.pop("profile", "paper")
+    return profiles.merged(profiles.load_yaml(profiles.profile_path(name, REPO)), overrides)
+
+
+_loaded = _load_config()
+config.clear()
+config.update(_loaded)
+profiles.validate(config, REPO / profiles.SCHEMA)
 
 
 def _check_methods(key, names):
@@ -13,37 +34,77 @@ def _check_methods(key, names):
         raise ValueError(f"config {key}: unknown method name(s) {unknown}; known: {sorted(REGISTRY)}")
 
 
-for _fig in ("figure2", "figure3", "figure4", "figure5", "figure6"):
-    _check_methods(f"{_fig}.methods" if _fig != "figure3" else "figure3.controls",
-                   config[_fig].get("methods", config[_fig].get("controls", [])))
-_check_methods("learning_rates", list(config["learning_rates"]))
-_check_methods("baseline_methods", config["baseline_methods"])
-_needed = set(config["figure3"]["controls"]) | set(config["figure4"]["methods"]) | set(config["figure5"]["methods"]) | set(config["figure6"]["methods"])
-_missing_lr = sorted(m for m in _needed if m not in config["learning_rates"])
+for _key, _names in (
+    ("figure2.methods", config["figure2"]["methods"]),
+    ("figure3.controls", config["figure3"]["controls"]),
+    ("figure4.methods", config["figure4"]["methods"]),
+    ("figure5.methods", config["figure5"]["methods"]),
+    ("figure6.methods", config["figure6"]["methods"]),
+    ("learning_rates", list(config["learning_rates"])),
+    ("baseline_methods", config["baseline_methods"]),
+):
+    _check_methods(_key, _names)
+_needed = {m for f in ("figure4", "figure5", "figure6") for m in config[f]["methods"]}
+_missing_lr = sorted((_needed | set(config["figure3"]["controls"])) - set(config["learning_rates"]))
 if _missing_lr:
     raise ValueError(f"config learning_rates: missing key(s) {_missing_lr} for methods the figures use")
 
-N_SHARDS = -(-config["n_mdps"] // config["shard_size"])
-SHARDS = [f"{i:03d}" for i in range(N_SHARDS)]
-_fig3_n = config["figure3"]["n_mdps"]
-if _fig3_n < config["n_mdps"] and _fig3_n % config["shard_size"]:
-    raise ValueError(f"config figure3.n_mdps: {_fig3_n} must be a multiple of shard_size "
-                     f"({config['shard_size']}) or at least n_mdps ({config['n_mdps']})")
-FIG3_SHARDS = SHARDS[: -(-min(_fig3_n, config["n_mdps"]) // config["shard_size"])]
-FIG4_SHARDS = [f"{i:03d}" for i in range(-(-min(config["figure4"]["n_mdps"], config["n_mdps"]) // config["shard_size"]))]
-TEMPERATURES = [f"{t:g}" for t in config["figure3"]["temperatures"]]
-CHAIN_TEACHERS = ["optimal", "adversarial"]
-CHAIN_T = sorted(set([config["figure6"]["T"]] + config["figure6"]["appendix_T"]))
+OUTPUT_ROOT = str(REPO / profiles.output_root(config))
+SCALE = profiles.scale_text(config)
+JOBS = figure_jobs(config)
+JOB_BY_KEY = {job.key: job for jobs in JOBS.values() for job in jobs}
+SHARDS = [f"{i:03d}" for i in range(-(-config["n_mdps"] // config["shard_size"]))]
+
+# Code each rule's results depend on (provenance.code_hash): editing a module reruns what it can affect.
+CODE = {
+    "data": code_hash("experiments", "files", "workflow_io"),
+    "distill": code_hash("jobs", "results", "files", "workflow_io"),
+    "aggregate": code_hash("results", "files", "workflow_io"),
+    "figure": code_hash("plotting", "files", "workflow_io"),
+    "claims": code_hash("claims", "table1", "workflow_io"),
+    "table1": code_hash("table1", "workflow_io"),
+}
 
 
-def lr(wildcards):
-    """Learning rate of the job's method (a param, so changing it reruns only that method)."""
-    return config["learning_rates"][wildcards.method]
+def job_params(wildcards):
+    """The fields of the job behind data/runs/{job}.npz (a param: any change reruns that job only)."""
+    if wildcards.job not in JOB_BY_KEY:
+        raise ValueError(f"no job {wildcards.job!r} in this profile")
+    return JOB_BY_KEY[wildcards.job].params()
 
 
-def baseline_every(wildcards):
-    """Baseline schedule of the job's method (None: plain estimator)."""
-    return config["baseline_every"] if wildcards.method in config["baseline_methods"] else None
+def job_inputs(wildcards):
+    """The shard files a grid job reads (none for the chain)."""
+    job = JOB_BY_KEY[wildcards.job]
+    if job.world != "grid":
+        return {}
+    shard = f"{job.shard:03d}"
+    teacher = f"data/teachers/noisy_{shard}.npz" if job.teacher == "noisy" else f"data/teachers/q_{shard}.npz"
+    return {"mdps": f"data/mdps/grid_{shard}.npz", "teacher": teacher}
+
+
+def runs_of(figure):
+    return [f"data/runs/{job.key}.npz" for job in JOBS[figure]]
+
+
+def fig3_runs(wildcards=None):
+    return runs_of("fig3")
+
+
+def fig4_runs(wildcards=None):
+    return runs_of("fig4")
+
+
+def fig5_runs(wildcards=None):
+    return runs_of("fig5")
+
+
+def fig6_runs(wildcards=None):
+    return runs_of("fig6")
+
+
+def fig2_runs(wildcards=None):
+    return expand("data/runs/fig2/{method}.npz", method=config["figure2"]["methods"])
 
 
 def grid_params(wildcards=None):
@@ -55,39 +116,7 @@ def teacher_params(wildcards=None):
     return dict(sorted(config["teacher"].items()))
 
 
-def fig3_runs(wildcards=None):
-    return expand("data/runs/fig3/tau{tau}/{method}/{shard}.npz", tau=TEMPERATURES,
-                  method=config["figure3"]["controls"], shard=FIG3_SHARDS)
-
-
-def fig4_runs(wildcards=None):
-    return expand("data/runs/fig4/A{A}/{method}/{shard}.npz", A=config["figure4"]["actions"],
-                  method=config["figure4"]["methods"], shard=FIG4_SHARDS)
-
-
-def fig5_runs(wildcards=None):
-    return expand("data/runs/fig5/{method}/{shard}.npz", method=config["figure5"]["methods"], shard=SHARDS)
-
-
-def fig6_runs(wildcards=None):
-    return expand("data/runs/fig6/T{T}/{teacher}/{method}.npz", T=CHAIN_T, teacher=CHAIN_TEACHERS,
-                  method=config["figure6"]["methods"])
-
-
-def fig2_runs(wildcards=None):
-    return expand("data/runs/fig2/{method}.npz", method=config["figure2"]["methods"])
-
-
-FIGURES = ["fig2", "fig3_left", "fig3_right", "fig4", "fig5", "fig6", "fig9"]
-
-
-def all_targets():
-    return (
-        expand("figures/{fig}.{ext}", fig=FIGURES, ext=["pdf", "png"])
-        + ["figures/claims.md", "figures/claims.json", "figures/table1.md"]
-    )
-
-
+# figure -> the table it is drawn from
 FIGURE_TABLES = {
     "fig2": "fig2_trajectories",
     "fig3_left": "fig3_curves",
@@ -97,16 +126,18 @@ FIGURE_TABLES = {
     "fig6": "fig6_curves",
     "fig9": "fig6_curves",
 }
+FIGURES = list(FIGURE_TABLES)
 
 
-def figure_table(wildcards):
-    return f"data/results/{FIGURE_TABLES[wildcards.fig]}.csv"
+def all_targets():
+    return expand("figures/{fig}.{ext}", fig=FIGURES, ext=["pdf", "png"]) + [
+        "figures/claims.md",
+        "figures/claims.json",
+        "figures/table1.md",
+    ]
 
 
 wildcard_constraints:
     shard=r"\d{3}",
-    T=r"\d+",
-    A=r"\d+",
-    tau=r"[0-9.e+-]+",
     method=r"[a-z0-9_]+",
-    teacher=r"optimal|adversarial",
+    job=r"fig[3-6]/[A-Za-z0-9_.+-]+(/[A-Za-z0-9_.+-]+)*",

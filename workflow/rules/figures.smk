@@ -1,16 +1,32 @@
-rule figure:
-    input:
-        figure_table,
-    output:
-        pdf="figures/{fig}.pdf",
-        png=report("figures/{fig}.png", caption="../report/{fig}.rst", category="Figures"),
-    params:
-        main_T=config["figure6"]["T"],
-        n_mdps=config["n_mdps"],
-        fig4_mdps=config["figure4"]["n_mdps"],
-    log:
-        "logs/figures/{fig}.log",
-    conda:
-        "../../environment.yml"
-    script:
-        "../scripts/plot.py"
+# One rule per figure (each with its own report caption), and a target rule per
+# figure: `snakemake fig4` (or `make figures TARGET=fig4`) builds just that figure.
+for _fig, _table in FIGURE_TABLES.items():
+
+    rule:
+        name:
+            f"plot_{_fig}"
+        input:
+            f"data/results/{_table}.csv",
+        output:
+            pdf=f"figures/{_fig}.pdf",
+            png=report(f"figures/{_fig}.png", caption=f"../report/{_fig}.rst", category="Figures"),
+        log:
+            f"logs/figures/{_fig}.log",
+        conda:
+            "../../environment.yml"
+        params:
+            figure=_fig,
+            main_T=config["figure6"]["T"],
+            scale=SCALE,
+            code=CODE["figure"],
+        script:
+            "../scripts/plot.py"
+
+    rule:
+        name:
+            _fig
+        default_target: False
+        input:
+            f"figures/{_fig}.pdf",
+            f"figures/{_fig}.png",
+        localrule: True

@@ -11,13 +11,15 @@ rule claims:
     output:
         md=report("figures/claims.md", caption="../report/claims.rst", category="Claims"),
         json="figures/claims.json",
-    params:
-        main_T=config["figure6"]["T"],
-        seed=config["seed"],
     log:
         "logs/report/claims.log",
     conda:
         "../../environment.yml"
+    params:
+        main_T=config["figure6"]["T"],
+        seed=config["seed"],
+        scale=SCALE,
+        code=CODE["claims"],
     script:
         "../scripts/claims.py"
 
@@ -25,13 +27,15 @@ rule claims:
 rule table1:
     output:
         report("figures/table1.md", caption="../report/table1.rst", category="Claims"),
-    params:
-        seed=config["seed"],
     log:
         "logs/report/table1.log",
     benchmark:
         "benchmarks/report/table1.tsv"
     conda:
         "../../environment.yml"
+    params:
+        seed=config["seed"],
+        scale=SCALE,
+        code=CODE["table1"],
     script:
         "../scripts/table1.py"

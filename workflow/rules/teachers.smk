@@ -3,15 +3,18 @@ rule q_teacher:
         "data/mdps/grid_{shard}.npz",
     output:
         "data/teachers/q_{shard}.npz",
-    params:
-        teacher=teacher_params,
-        seed=config["seed"],
     log:
         "logs/teachers/q_{shard}.log",
     benchmark:
         "benchmarks/teachers/q_{shard}.tsv"
     conda:
         "../../environment.yml"
+    params:
+        teacher=teacher_params,
+        seed=config["seed"],
+        shard_size=config["shard_size"],
+        n_mdps=config["n_mdps"],
+        code=CODE["data"],
     script:
         "../scripts/train_teacher.py"
 
@@ -22,17 +25,19 @@ rule noisy_teacher:
         q="data/teachers/q_{shard}.npz",
     output:
         "data/teachers/noisy_{shard}.npz",
-    params:
-        teacher=teacher_params,
-        noise=config["figure5"]["noise"],
-        critic=config["figure5"]["critic"],
-        mc_trajectories=config["figure5"]["mc_trajectories"],
-        seed=config["seed"],
     log:
         "logs/teachers/noisy_{shard}.log",
     benchmark:
         "benchmarks/teachers/noisy_{shard}.tsv"
     conda:
         "../../environment.yml"
+    params:
+        noise=config["figure5"]["noise"],
+        critic=config["figure5"]["critic"],
+        mc_trajectories=config["figure5"]["mc_trajectories"],
+        seed=config["seed"],
+        shard_size=config["shard_size"],
+        n_mdps=config["n_mdps"],
+        code=CODE["data"],
     script:
         "../scripts/noisy_teacher.py"

@@ -1,9 +1,10 @@
-from policy_distillation.experiments import grid_shard
+from policy_distillation.experiments import grid_worlds, shard_ids
 from policy_distillation.workflow_io import setup_logging
 
 sm = snakemake  # noqa: F821
 log = setup_logging(sm.log[0])
 p = sm.params
-mdps = grid_shard(p.grid, p.seed, int(sm.wildcards.shard), p.shard_size, p.n_mdps)
+ids = shard_ids(int(sm.wildcards.shard), p.shard_size, p.n_mdps)
+mdps = grid_worlds(p.grid, p.seed, ids)
 mdps.save(sm.output[0])
-log.info("wrote %d grid worlds to %s", mdps.B, sm.output[0])
+log.info("wrote grid worlds %d-%d to %s", ids[0], ids[-1], sm.output[0])

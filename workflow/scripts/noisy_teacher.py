@@ -1,6 +1,7 @@
 import numpy as np
 
-from policy_distillation.experiments import noisy_teacher
+from policy_distillation.experiments import noisy_teacher, shard_ids
+from policy_distillation.files import save_npz
 from policy_distillation.mdp import TabularMDPs
 from policy_distillation.workflow_io import setup_logging
 
@@ -10,6 +11,7 @@ p = sm.params
 mdps = TabularMDPs.load(sm.input.mdps)
 with np.load(sm.input.q) as z:
     Q = z["Q"]
-out = noisy_teacher(mdps, Q, p.noise, p.critic, p.mc_trajectories, p.seed, int(sm.wildcards.shard))
-np.savez_compressed(sm.output[0], **out)
+ids = shard_ids(int(sm.wildcards.shard), p.shard_size, p.n_mdps)
+out = noisy_teacher(mdps, Q, p.noise, p.critic, p.mc_trajectories, p.seed, ids)
+save_npz(sm.output[0], out)
 log.info("noisy teachers: %s", {k: float(np.mean(v)) for k, v in out.items() if np.ndim(v) == 1})

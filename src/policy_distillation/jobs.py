@@ -1,0 +1,230 @@
+"""Experiments as data: every distillation run of the figures is a :class:`DistillJob`.
+
+A job is a frozen record of everything that decides its result (world set,
+teacher, method, estimator, learning rate, steps, seed, ...). A figure is a
+list of jobs (:func:`figure_jobs`, built from the workflow config) plus a
+plotting function (``plotting.render``); the workflow has one distill rule
+whose params are a job's fields, so changing one setting reruns exactly the
+jobs whose fields changed. :func:`run_distill` runs one job.
+
+Seeds: a job's streams derive from the root seed, the figure and the job's
+setting labels (not its shard), and each world draws from its own stream
+(``streams``), so a world's curve does not depend on how worlds are sharded.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from . import environments as envs
+from . import teachers
+from .mdp import TabularMDPs
+from .methods import REGISTRY, Teacher
+from .streams import job_seed
+from .training import distill
+
+log = logging.getLogger(__name__)
+
+WORLDS = ("grid", "chain")
+TEACHERS = ("softmax", "epsilon_greedy", "noisy", "optimal", "adversarial")
+CHAIN_TEACHERS = ("optimal", "adversarial")
+
+
+@dataclass(frozen=True)
+class DistillJob:
+    """One distillation run: the student, its teacher, its worlds and its settings.
+
+    Attributes:
+      figure: the figure it belongs to (``fig3``, ``fig4``, ``fig5``, ``fig6``).
+      method: registry name of the distillation method.
+      teacher: ``softmax`` (temperature), ``epsilon_greedy`` (extended to
+        ``n_actions``), ``noisy`` (Figure 5's flipped greedy teacher, with its
+        critic), or the chain's ``optimal`` / ``adversarial`` teacher.
+      world: ``grid`` (one shard of the dataset) or ``chain``.
+      lr, steps, eval_every, estimator, n_trajectories, baseline_every,
+        critic_every: the arguments of ``training.distill``.
+      seed: the workflow's root seed.
+      shard, shard_size, n_mdps: grid worlds ``shard * shard_size`` up to
+        ``min((shard + 1) * shard_size, n_mdps)``.
+      n_actions: |A| of the grid worlds (extra actions are no-ops, Figure 4).
+      temperature: softmax teacher temperature (Figure 3).
+      epsilon, discount: epsilon-greedy teacher and the backup of its no-op actions (Figure 4).
+      chain_T, replicas, stop_prob: the chain (Figures 6 and 9).
+    """
+
+    figure: str
+    method: str
+    teacher: str
+    lr: float
+    steps: int
+    eval_every: int
+    seed: int
+    world: str = "grid"
+    estimator: str = "sampled"
+    n_trajectories: int = 1
+    baseline_every: int | None = None
+    critic_every: int | None = None
+    shard: int = 0
+    shard_size: int = 0
+    n_mdps: int = 0
+    n_actions: int = 4
+    temperature: float = 0.0
+    epsilon: float = 0.1
+    discount: float = 0.99
+    chain_T: int = 0
+    replicas: int = 0
+    stop_prob: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.method not in REGISTRY:
+            raise ValueError(f"job {self.key}: unknown method {self.method!r}; known: {sorted(REGISTRY)}")
+        if self.world not in WORLDS:
+            raise ValueError(f"job {self.key}: world must be one of {WORLDS}, got {self.world!r}")
+        if self.teacher not in TEACHERS:
+            raise ValueError(f"job {self.key}: teacher must be one of {TEACHERS}, got {self.teacher!r}")
+        if (self.world == "chain") != (self.teacher in CHAIN_TEACHERS):
+            raise ValueError(f"job {self.key}: the chain's teachers are {CHAIN_TEACHERS}, and only the chain's")
+
+    @property
+    def setting(self) -> dict:
+        """The labels that tell this job's curve apart in its figure (also the seed's labels)."""
+        if self.figure == "fig3":
+            return {"tau": f"{self.temperature:g}", "method": self.method}
+        if self.figure == "fig4":
+            return {"actions": self.n_actions, "method": self.method}
+        if self.figure == "fig6":
+            return {"T": self.chain_T, "teacher": self.teacher, "method": self.method}
+        return {"method": self.method}
+
+    @property
+    def labels(self) -> dict:
+        return {"figure": self.figure, **self.setting}
+
+    @property
+    def key(self) -> str:
+        """Path of the job's result under ``data/runs`` (without ``.npz``)."""
+        s = self.setting
+        parts = {"fig3": [f"tau{s.get('tau')}"], "fig4": [f"A{s.get('actions')}"],
+                 "fig6": [f"T{s.get('T')}", str(s.get("teacher"))]}.get(self.figure, [])
+        tail = [f"{self.shard:03d}"] if self.world == "grid" else []
+        return "/".join([self.figure, *parts, self.method, *tail])
+
+    def world_ids(self) -> np.ndarray:
+        """Global ids of the job's worlds (grid: its shard, cut at ``n_mdps``; chain: the replicas)."""
+        if self.world == "chain":
+            return np.arange(self.replicas)
+        lo = self.shard * self.shard_size
+        hi = min(lo + self.shard_size, self.n_mdps)
+        if hi <= lo:
+            raise ValueError(f"job {self.key}: shard {self.shard} holds no world (n_mdps={self.n_mdps})")
+        return np.arange(lo, hi)
+
+    def params(self) -> dict:
+        """The fields, sorted (Snakemake compares params by their text)."""
+        return dict(sorted(asdict(self).items()))
+
+    @classmethod
+    def from_params(cls, params) -> "DistillJob":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in dict(params).items() if k in names})
+
+
+def _grid_shards(n_mdps: int, shard_size: int) -> list[int]:
+    return list(range(-(-n_mdps // shard_size)))
+
+
+def figure_jobs(config: dict) -> dict[str, list[DistillJob]]:
+    """Every distillation job of Figures 3-6 (and 9) for a validated workflow config."""
+    lr = config["learning_rates"]
+    common = {"seed": config["seed"], "n_trajectories": config["n_trajectories"]}
+    size, n_all = config["shard_size"], config["n_mdps"]
+
+    def base(fig: str, method: str) -> dict:
+        section = config[fig.replace("fig", "figure")]
+        every = config["baseline_every"] if method in config["baseline_methods"] else None
+        return {**common, "figure": fig, "method": method, "lr": lr[method], "steps": section["steps"],
+                "eval_every": section["eval_every"], "baseline_every": every}
+
+    f3, f4, f5, f6 = (config[k] for k in ("figure3", "figure4", "figure5", "figure6"))
+    n3, n4 = min(f3["n_mdps"], n_all), min(f4["n_mdps"], n_all)
+    jobs = {
+        "fig3": [DistillJob(**base("fig3", m), teacher="softmax", temperature=float(tau), shard=s, shard_size=size,
+                            n_mdps=n3)
+                 for tau in f3["temperatures"] for m in f3["controls"] for s in _grid_shards(n3, size)],
+        "fig4": [DistillJob(**base("fig4", m), teacher="epsilon_greedy", n_actions=int(a), shard=s, shard_size=size,
+                            n_mdps=n4, epsilon=config["teacher"]["epsilon"], discount=config["teacher"]["discount"])
+                 for a in f4["actions"] for m in f4["methods"] for s in _grid_shards(n4, size)],
+        "fig5": [DistillJob(**base("fig5", m), teacher="noisy", shard=s, shard_size=size, n_mdps=n_all,
+                            critic_every=config["student_critic_every"])
+                 for m in f5["methods"] for s in _grid_shards(n_all, size)],
+        "fig6": [DistillJob(**base("fig6", m), world="chain", teacher=t, chain_T=int(T), replicas=f6["replicas"],
+                            stop_prob=f6["stop_prob"])
+                 for T in sorted({f6["T"], *f6["appendix_T"]}) for t in CHAIN_TEACHERS for m in f6["methods"]],
+    }
+    return jobs
+
+
+def _chain(job: DistillJob) -> tuple[TabularMDPs, Teacher]:
+    one = envs.chain(job.chain_T, stop_prob=job.stop_prob)
+    n = job.replicas
+    mdps = TabularMDPs(
+        initial=np.repeat(one.initial, n, 0), next_state=np.repeat(one.next_state, n, 0),
+        outcome_prob=one.outcome_prob, outcome_reward=np.repeat(one.outcome_reward, n, 0),
+        outcome_continue=np.repeat(one.outcome_continue, n, 0), gamma=one.gamma,
+    )
+    optimal, adversarial = teachers.chain_teachers(mdps)
+    return mdps, optimal if job.teacher == "optimal" else adversarial
+
+
+def job_teacher(job: DistillJob, mdps: TabularMDPs, q: np.ndarray | None = None,
+                noisy: dict | None = None) -> tuple[TabularMDPs, Teacher]:
+    """The job's worlds (at its |A|) and teacher, from its shard's worlds and teacher data.
+
+    Args:
+      mdps: the shard's grid worlds (the job uses its first ``len(job.world_ids())``).
+      q: float[B, S, 4] the shard's Q-learning table (softmax and epsilon-greedy teachers).
+      noisy: the shard's noisy-teacher record (``experiments.noisy_teacher``), for ``noisy``.
+    """
+    n = len(job.world_ids())
+    sub = mdps.subset(slice(0, n))
+    if job.teacher == "softmax":
+        return sub, Teacher(pi=teachers.softmax_policy(q[:n], job.temperature), name=f"softmax tau={job.temperature:g}")
+    if job.teacher == "epsilon_greedy":
+        # the no-op actions get one exact Bellman backup (teachers.extend_q)
+        wide = envs.with_actions(sub, job.n_actions, envs.grid_eta(sub))
+        pi = teachers.epsilon_greedy(teachers.extend_q(wide, q[:n], discount=job.discount), job.epsilon)
+        return wide, Teacher(pi=pi, name=f"epsilon-greedy |A|={job.n_actions}")
+    return sub, Teacher(pi=noisy["pi"][:n], value=noisy["value"][:n], name="noisy Q-learning")
+
+
+def run_distill(job: DistillJob, mdps: TabularMDPs | None = None, q: np.ndarray | None = None,
+                noisy: dict | None = None) -> dict:
+    """Run one job -> the run record written by the workflow (``results.save_run``).
+
+    Grid jobs need their shard's worlds ``mdps`` and its Q table ``q`` (or the
+    ``noisy`` teacher record for Figure 5); chain jobs build their own chain.
+    """
+    if job.world == "chain":
+        worlds, teacher = _chain(job)
+    else:
+        if mdps is None:
+            raise ValueError(f"job {job.key} needs its shard's grid worlds")
+        worlds, teacher = job_teacher(job, mdps, q, noisy)
+    critic = {"kind": "exact", "every": job.critic_every} if job.critic_every else None
+    ids = job.world_ids()
+    res = distill(worlds, teacher, job.method, job.estimator, steps=job.steps, lr=job.lr, eval_every=job.eval_every,
+                  n_trajectories=job.n_trajectories, baseline_every=job.baseline_every, critic=critic, progress=log,
+                  seed=job_seed(job.seed, job.figure, *job.setting.values()), world_ids=ids)
+    run = {"steps": res.steps, "returns": res.returns, "kl_teacher": res.kl_teacher, "kl_student": res.kl_student,
+           "kl_uniform": res.kl_uniform, "teacher_return": res.teacher_return, "mdp": ids, "labels": job.labels}
+    if job.teacher == "softmax":
+        run["teacher_entropy"] = teachers.teacher_determinism(worlds, teacher.pi)
+    if job.teacher == "noisy":
+        # Figure 5 compares students with the teacher before the flips (Section 4:
+        # "recover the full performance of the teacher"); the noisy one is kept too.
+        run["teacher_return"] = noisy["clean_teacher_return"][: len(ids)]
+        run["noisy_teacher_return"] = noisy["noisy_teacher_return"][: len(ids)]
+    return run
