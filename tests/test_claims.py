@@ -276,28 +276,54 @@ def test_claim6_names_missing_T():
 
 
 # ------------------------------------------------------------------ claims 7, 8
-def _table1(**computed) -> list[dict]:
-    paper = {"teacher_distill": "yes", "on_policy_distill": "no", "entropy_regularised": "yes", "n_distill": "yes",
-             "expected_entropy_regularised": "yes", "teacher_v_reward": "yes"}
-    paper.update(computed)
-    return [{"method": m, "computed": v, "asymmetry": 1e-9 if v == "yes" else 0.3, "threshold": 1e-5}
-            for m, v in paper.items()]
+def _table1(**computed) -> pd.DataFrame:
+    """Table 1 rows as the table1 rule writes them (the paper's six rows and one not in the paper)."""
+    paper = {"teacher_distill": True, "on_policy_distill": False, "entropy_regularised": True, "n_distill": True,
+             "expected_entropy_regularised": True, "teacher_v_reward": True}
+    rows = []
+    for m, p in paper.items():
+        v = computed.get(m, "yes" if p else "no")
+        rows.append({"method": m, "computed": v, "asymmetry": 1e-9 if v == "yes" else 0.3, "threshold": 1e-5,
+                     "paper": p, "paper_source": "Table 1"})
+    rows.append({"method": "td_v_0", "computed": "no", "asymmetry": 0.3, "threshold": 1e-5, "paper": None,
+                 "paper_source": "not in Table 1"})
+    return pd.DataFrame(rows)
 
 
 def test_claim7_both_ways():
     assert claims.claim7_gradient_fields(_table1()).holds
     assert not claims.claim7_gradient_fields(_table1(on_policy_distill="yes")).holds
     assert not claims.claim7_gradient_fields(_table1(n_distill="no")).holds
-    with pytest.raises(ValueError, match="n_distill"):
-        claims.claim7_gradient_fields([r for r in _table1() if r["method"] != "n_distill"])
+    with pytest.raises(ValueError, match="paper_source"):
+        claims.claim7_gradient_fields(_table1().drop(columns="paper_source"))
+    with pytest.raises(ValueError, match="no row of the paper"):
+        claims.claim7_gradient_fields(_table1().assign(paper_source="not in Table 1"))
+
+
+def test_claim7_reads_the_table1_rule_output_format():
+    """The rows table1_rows produces (and the rule writes as CSV) are what claim 7 reads."""
+    from policy_distillation.table1 import table1_rows
+
+    rows = pd.DataFrame(table1_rows(np.random.default_rng(0), n_mdps=4,
+                                    method_names=["teacher_distill", "on_policy_distill"]))
+    c = claims.claim7_gradient_fields(rows)
+    assert c.holds and c.criterion.endswith("for all 2 rows of Table 1")
 
 
 def test_claim8_both_ways():
-    assert claims.claim8_cross_entropy_direction(claims.mode_seeking_check()).holds
+    assert claims.claim8_cross_entropy_direction().holds
     # too few steps: the reverse direction has not collapsed onto the mode yet
-    assert not claims.claim8_cross_entropy_direction(claims.mode_seeking_check(steps=20)).holds
-    with pytest.raises(ValueError, match="mode_mass"):
-        claims.claim8_cross_entropy_direction({"forward_error": 0.0, "teacher": [1.0]})
+    assert not claims.claim8_cross_entropy_direction(steps=20).holds
+
+
+def test_unchecked_claims_are_null_in_json():
+    cs = claims.evaluate(claims.CLAIMS, {"fig2": _fig2(0.0, 0.0)}, main_T=5)
+    js = claims.to_json(cs)
+    holds = {c["id"]: c["holds"] for c in js["claims"]}
+    assert holds[1] is True and holds[8] is True
+    assert all(holds[i] is None for i in (2, 3, 4, 5, 6, 7)) and js["all_hold"] is False
+    assert "missing tables" in js["claims"][1]["justification"]
+    assert "could not be checked" in claims.render_markdown(cs)
 
 
 # ------------------------------------------------------------------ output

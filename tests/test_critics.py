@@ -12,7 +12,7 @@ from policy_distillation import methods as M
 from policy_distillation.critics import ExactCritic, TDCritic, make_critic
 from policy_distillation.mdp import from_dense
 from policy_distillation.policies import softmax
-from policy_distillation.sampled import SampledEstimator
+from policy_distillation.sampling import SampledEstimator
 
 
 def dense_mdps(rng, B=3, S=5, A=3, end=0.25):

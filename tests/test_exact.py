@@ -18,7 +18,8 @@ import pytest
 
 from policy_distillation import evaluation, fields
 from policy_distillation.exact import expected_update
-from policy_distillation.methods import REGISTRY, get_method
+from policy_distillation.controls import mixture
+from policy_distillation.methods import PAPER, REGISTRY, get_method
 from policy_distillation.policies import safe_log
 
 B, S, A = 2, 4, 3
@@ -27,15 +28,9 @@ SYMMETRIC_TOL = 1e-6  # ||J - J^T|| / ||J|| for gradient fields; measured ~1e-9
 ASYMMETRIC_MARGIN = 0.02  # on-policy distill; measured 0.09-0.24
 
 LOSS_METHODS = sorted(n for n, m in REGISTRY.items() if m.has_loss)
-PLUS_R = sorted(n for n in REGISTRY if n.endswith("_r") and n[:-2] in REGISTRY)
+PLUS_R = sorted(n for n, m in REGISTRY.items() if m.base is not None)
 CLAIMED = sorted(n for n, m in REGISTRY.items() if m.is_gradient is not None)
-TABLE1_GRADIENTS = [
-    "teacher_distill",
-    "entropy_regularised",
-    "n_distill",
-    "expected_entropy_regularised",
-    "teacher_v_reward",
-]
+TABLE1_GRADIENTS = sorted(n for n, m in REGISTRY.items() if m.verdict_source == PAPER and m.is_gradient)
 
 
 @pytest.fixture(scope="module", params=[20190211, 5])
@@ -48,6 +43,14 @@ def problem(request):
 @pytest.fixture(scope="module")
 def zero_reward_problem():
     return fields.random_dense_problem(np.random.default_rng(7), B, S, A, with_reward=False)
+
+
+def test_registry_states_the_papers_table1_rows():
+    """Table 1's six rows and their "is grad?" verdicts, as the paper prints them."""
+    rows = {n: m.is_gradient for n, m in REGISTRY.items() if m.verdict_source == PAPER}
+    assert rows == {"teacher_distill": True, "on_policy_distill": False, "entropy_regularised": True,
+                    "n_distill": True, "expected_entropy_regularised": True, "teacher_v_reward": True}
+    assert TABLE1_GRADIENTS == sorted(n for n, v in rows.items() if v)
 
 
 def test_sizes_are_distinct(problem):
@@ -96,14 +99,14 @@ def test_plus_r_with_zero_reward_is_plain_method(zero_reward_problem, name):
     mdps, teacher, logits = zero_reward_problem
     assert np.all(mdps.reward_sa() == 0)
     with_r = fields.update_field(get_method(name), mdps, teacher)(logits)
-    plain = fields.update_field(get_method(name[:-2]), mdps, teacher)(logits)
+    plain = fields.update_field(get_method(get_method(name).base), mdps, teacher)(logits)
     np.testing.assert_allclose(with_r, plain, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize(("beta", "equivalent"), [(1.0, "teacher_distill"), (0.0, "on_policy_distill")])
 def test_mixture_control_limits(problem, beta, equivalent):
     mdps, teacher, logits = problem
-    mixed = fields.update_field(get_method("mixture_distill", beta=beta), mdps, teacher)(logits)
+    mixed = fields.update_field(get_method("mixture_distill", control=mixture(beta)), mdps, teacher)(logits)
     reference = fields.update_field(get_method(equivalent), mdps, teacher)(logits)
     np.testing.assert_allclose(mixed, reference, rtol=0, atol=1e-12)
 
@@ -111,7 +114,7 @@ def test_mixture_control_limits(problem, beta, equivalent):
 def test_mixture_is_between_its_limits(problem):
     """Sanity: at beta = 1/2 the update differs from both limits (the knob does something)."""
     mdps, teacher, logits = problem
-    half = fields.update_field(get_method("mixture_distill", beta=0.5), mdps, teacher)(logits)
+    half = fields.update_field(get_method("mixture_distill", control=mixture(0.5)), mdps, teacher)(logits)
     for name in ("teacher_distill", "on_policy_distill"):
         other = fields.update_field(get_method(name), mdps, teacher)(logits)
         assert np.abs(half - other).max() > 1e-3
@@ -157,9 +160,9 @@ def test_teacher_zeros_give_finite_updates(problem):
     """Exact teacher zeros go through the floor of ``safe_log``: finite losses and updates."""
     mdps, teacher, logits = problem
     assert np.isfinite(safe_log(teacher)).all()
-    for name in ("entropy_regularised", "expected_entropy_regularised", "n_distill"):
+    for name in sorted(REGISTRY):
         G = fields.update_field(get_method(name), mdps, teacher)(logits)
-        assert np.isfinite(G).all()
+        assert np.isfinite(G).all(), name
 
 
 def test_expected_update_refuses_discounting(problem):

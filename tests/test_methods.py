@@ -14,7 +14,8 @@ import pytest
 from policy_distillation import evaluation
 from policy_distillation.exact import expected_update
 from policy_distillation.mdp import from_dense
-from policy_distillation.methods import CONTROLS, REGISTRY, DistillContext, Method, get_method
+from policy_distillation.controls import TEACHER, UNIFORM, Control, mixture
+from policy_distillation.methods import REGISTRY, DistillContext, Method, get_method
 from policy_distillation.policies import safe_log, softmax
 
 B, S, A = 2, 3, 4  # all different, so a broadcast along the wrong axis fails
@@ -46,7 +47,7 @@ def test_method_conformance(name):
 
     # Descriptive fields, as Table 1 prints them.
     assert isinstance(method.label, str) and method.label.strip()
-    assert method.control in CONTROLS
+    assert isinstance(method.control, Control)
     assert isinstance(method.loss_text, str) and method.loss_text.strip()
     assert isinstance(method.reward_text, str) and method.reward_text.strip()
     assert method.needs <= {"teacher_value", "student_value"}
@@ -71,9 +72,8 @@ def test_method_conformance(name):
     # a precomputed teacher log (training loops reuse one) gives the same update, bit for bit
     reused = DistillContext(mdps, teacher, logits, ctx.teacher_value, ctx.student_value, safe_log(teacher))
     np.testing.assert_array_equal(G, expected_update(method, reused))
-    if method.control != "uniform":
-        # Softmax logits: shifting theta[s, :] changes nothing, so updates sum to 0 over actions.
-        np.testing.assert_allclose(G.sum(axis=-1), 0.0, atol=1e-10)
+    # Softmax logits: shifting theta[s, :] changes nothing, so updates sum to 0 over actions.
+    np.testing.assert_allclose(G.sum(axis=-1), 0.0, atol=1e-10)
 
     # One SGD step keeps a valid softmax policy and a valid context.
     stepped = logits - LR * G
@@ -84,7 +84,7 @@ def test_method_conformance(name):
 
     # A pseudo-reward (score term) is only unbiased under the student's own trajectories.
     if method.has_score_term:
-        for control in set(CONTROLS) - {"student"}:
+        for control in (TEACHER, UNIFORM, mixture(0.5)):
             with pytest.raises(ValueError, match="student"):
                 replace(method, control=control)
             with pytest.raises(ValueError, match="student"):
@@ -100,7 +100,9 @@ def test_bad_control_and_beta_are_refused():
     with pytest.raises(ValueError, match="control"):
         get_method("teacher_distill", control="random")
     with pytest.raises(ValueError, match="beta"):
-        get_method("mixture_distill", beta=1.5)
+        mixture(1.5)
+    with pytest.raises(ValueError, match="sum to 1"):
+        Control(teacher=0.5, student=0.6)
 
 
 def test_precomputed_teacher_log_is_checked():

@@ -8,7 +8,9 @@ import pytest
 from policy_distillation import mode_seeking as ms
 from policy_distillation.mdp import from_dense
 from policy_distillation.policies import softmax
-from policy_distillation.methods import DistillContext, student_cross_entropy, teacher_cross_entropy
+from policy_distillation.methods import DistillContext
+from policy_distillation.terms import STUDENT_CROSS_ENTROPY as student_cross_entropy
+from policy_distillation.terms import TEACHER_CROSS_ENTROPY as teacher_cross_entropy
 
 TEACHERS = {
     "dense": np.array([0.1, 0.4, 0.25, 0.15, 0.1]),

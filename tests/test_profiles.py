@@ -58,3 +58,33 @@ def test_scale_text_states_profile_and_sizes():
     text = profiles.scale_text(profiles.load_yaml(PAPER))
     assert text.startswith("profile paper: 1000 grid worlds")
     assert "{" not in text and "|" not in text  # safe in Snakemake params and reStructuredText captions
+
+
+def test_learning_rates_are_the_tuning_output_as_written():
+    """The shipped profiles read figures/learning_rates.json (python -m policy_distillation.tuning)."""
+    import json
+
+    rates = json.loads((profiles.REPO / "figures" / "learning_rates.json").read_text())
+    for name in ("paper", "quick"):
+        cfg = profiles.resolve(profiles.load_yaml(profiles.profile_path(name)))
+        assert cfg["learning_rates"] == rates
+
+
+def test_tuning_baseline_constants_equal_the_profiles():
+    from policy_distillation import tuning
+
+    for name in ("paper", "quick"):
+        cfg = profiles.load_yaml(profiles.profile_path(name))
+        assert tuning.BASELINE_EVERY == cfg["baseline_every"]
+        assert list(tuning.BASELINE_METHODS) == cfg["baseline_methods"]
+
+
+def test_unreadable_learning_rates_file_is_named(tmp_path):
+    cfg = profiles.load_yaml(PAPER)
+    cfg["learning_rates"] = "no/such/file.json"
+    with pytest.raises(profiles.ProfileError, match="learning_rates: cannot read"):
+        profiles.resolve(cfg)
+    (tmp_path / "r.json").write_text('{"teacher_distill": -1}')
+    cfg["learning_rates"] = str(tmp_path / "r.json")
+    with pytest.raises(profiles.ProfileError, match="positive numbers"):
+        profiles.resolve(cfg)

@@ -11,9 +11,10 @@ from policy_distillation import provenance
 
 def test_closure_follows_imports_transitively():
     mods = provenance.closure("jobs")
-    assert "policy_distillation.training" in mods and "policy_distillation.sampled" in mods
+    assert "policy_distillation.training" in mods and "policy_distillation.sampling.estimator" in mods
     assert "policy_distillation.plotting" not in mods
-    assert provenance.closure("plotting") == ["policy_distillation.plotting"]
+    assert provenance.closure("plotting") == ["policy_distillation.files", "policy_distillation.plotting",
+                                             "policy_distillation.results"]
 
 
 def test_hash_changes_with_the_modules_it_covers_only(tmp_path, monkeypatch):

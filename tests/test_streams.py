@@ -12,7 +12,6 @@ from policy_distillation import evaluation as ev
 from policy_distillation import streams as R
 from policy_distillation import teachers as T
 from policy_distillation.methods import Teacher
-from policy_distillation.sampled import TrajectoryStreams
 from policy_distillation.training import distill
 
 CFG = E.GridConfig(rows=5, cols=5, p_goal=0.08, stop_prob=0.05)
@@ -87,21 +86,6 @@ def test_worlds_teachers_and_curves_do_not_depend_on_the_shard_size():
             whole = got
         for key, value in got.items():
             np.testing.assert_array_equal(value, whole[key], err_msg=f"{key} with shards of {size}")
-
-
-def test_trajectory_streams_read_each_slot_by_position():
-    """An update reads [initial, length] then [outcome, continuation, action] per
-    step, and advances each slot by what it used: the next update starts there."""
-    gens = R.world_generators(2, [0, 1], "distill")
-    src = TrajectoryStreams(gens, capacity=8)  # small: forces refills and growth
-    ref = [g.random(200) for g in R.world_generators(2, [0, 1], "distill")]
-    ids = np.array([0, 1])
-    assert src.lengths(2).tolist() == [ref[0][1], ref[1][1]]
-    assert src.step(4, ids, 2)[1].tolist() == [ref[0][2 + 12 + 1], ref[1][2 + 12 + 1]]
-    assert src.actions(ids, np.array([0, 3])).tolist() == [ref[0][4], ref[1][2 + 9 + 2]]
-    src.finish(np.array([5, 2]))  # slot 0 took 5 steps, slot 1 took 2
-    assert src.initial(2).tolist() == [ref[0][17], ref[1][8]]
-    assert src.step(30, ids, 1)[0].tolist() == [ref[0][17 + 2 + 90], ref[1][8 + 2 + 90]]
 
 
 def test_sampled_run_of_one_world_matches_its_run_inside_a_batch():

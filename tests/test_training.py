@@ -9,7 +9,7 @@ import pytest
 
 from policy_distillation import environments as E
 from policy_distillation import evaluation as ev
-from policy_distillation.methods import Teacher, get_method
+from policy_distillation.methods import REGISTRY, Teacher, get_method
 from policy_distillation.policies import safe_log, softmax, uniform_policy
 from policy_distillation.training import DistillResult, distill, pseudo_value, subset_teacher
 
@@ -148,12 +148,14 @@ def test_checkpoint_steps(steps, every, expected):
     assert checkpoint_steps(steps, every) == expected
 
 
-@pytest.mark.parametrize("name", ["entropy_regularised", "expected_entropy_regularised_r", "teacher_v_reward"])
+@pytest.mark.parametrize("name", sorted(n for n, m in REGISTRY.items() if m.has_score_term))
 def test_pseudo_value_with_precomputed_teacher_log_is_identical(grid, name):
     """distill() passes the evaluator's safe_log(teacher) to every baseline call
     (|A| = 4096: saves recomputing a [B, S, A] log per call); same values, bit for bit."""
     mdps, _, teacher = grid  # the greedy teacher: floored zeros
     logits = np.random.default_rng(4).normal(size=(mdps.B, mdps.S, mdps.A))
-    plain = pseudo_value(get_method(name), mdps, teacher, logits, block=3)
-    reused = pseudo_value(get_method(name), mdps, teacher, logits, block=3, teacher_log=safe_log(teacher.pi))
+    v_student = ev.state_values(mdps, np.exp(logits) / np.exp(logits).sum(-1, keepdims=True))
+    plain = pseudo_value(get_method(name), mdps, teacher, logits, v_student, block=3)
+    reused = pseudo_value(get_method(name), mdps, teacher, logits, v_student, block=3,
+                          teacher_log=safe_log(teacher.pi))
     np.testing.assert_array_equal(plain, reused)

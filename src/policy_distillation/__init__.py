@@ -22,7 +22,7 @@ from .exact import expected_update
 from .mdp import TabularMDPs, from_dense
 from .methods import REGISTRY, DistillContext, Method, Teacher, get_method, stated_loss
 from .policies import PROB_FLOOR, log_softmax, safe_log, softmax
-from .sampled import SampledEstimator, sampled_update
+from .sampling import SampledEstimator, sampled_update
 from .training import DistillResult, distill
 
 __all__ = [

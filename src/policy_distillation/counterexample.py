@@ -61,7 +61,11 @@ from scipy.integrate import solve_ivp
 from . import environments as env
 from . import evaluation
 from .exact import expected_update
+from .controls import STUDENT
 from .methods import DistillContext, Method
+from .rewards import PseudoReward
+from .states import StateBatch
+from .terms import StateLoss, Term
 
 METHODS = ("on_policy_distill_r", "n_distill_r")
 TEACHER_WEIGHT = 4.0  # l(theta | s_R) = -4 pi_theta(R | s_R) (Figure 2)
@@ -74,12 +78,12 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=np.float64)))
 
 
-def teacher_signal_loss(ctx: DistillContext) -> tuple[np.ndarray, np.ndarray]:
+def _teacher_signal_loss(states: StateBatch) -> tuple[np.ndarray, np.ndarray]:
     """l(s_R) = -4 pi_theta(R | s_R), 0 elsewhere, and its logit gradient (Figure 2).
 
     Returns (float[B, S], float[B, S, A]); d pi(R) / d theta[a] = pi(R) (1[a = R] - pi(a)).
     """
-    pi = ctx.student_pi
+    pi = states.student_pi
     loss = np.zeros(pi.shape[:2])
     grad = np.zeros_like(pi)
     pr = pi[:, S_R, RIGHT]
@@ -90,9 +94,14 @@ def teacher_signal_loss(ctx: DistillContext) -> tuple[np.ndarray, np.ndarray]:
     return loss, grad
 
 
-def _negative_teacher_signal(ctx: DistillContext) -> np.ndarray:
-    """-l(s): Theorem 2's correction, paid on entering s (rhat_t = -l(s_{t+1}))."""
-    return -teacher_signal_loss(ctx)[0]
+TEACHER_SIGNAL = StateLoss(_teacher_signal_loss, "-4 pi_theta(R | s_R) in s_R, else 0")
+# -l(s): Theorem 2's correction, paid on entering s (rhat_t = -l(s_{t+1}))
+NEGATIVE_TEACHER_SIGNAL = Term(lambda s: -_teacher_signal_loss(s)[0], "-l(s_{t})")
+
+
+def teacher_signal_loss(ctx: DistillContext) -> tuple[np.ndarray, np.ndarray]:
+    """l(s) and its gradient at every state of ``ctx`` (see ``TEACHER_SIGNAL``)."""
+    return TEACHER_SIGNAL(ctx)
 
 
 def counterexample_method(name: str) -> Method:
@@ -103,13 +112,10 @@ def counterexample_method(name: str) -> Method:
     return Method(
         name=name + "_figure2",
         label="N-distill + R" if n_distill else "On-policy distill + R",
-        control="student",
-        state_loss=teacher_signal_loss,
-        env_reward=True,
-        reward_next_state=_negative_teacher_signal if n_distill else None,
+        control=STUDENT,
+        state_loss=TEACHER_SIGNAL,
+        reward=PseudoReward(env=True, next_state=NEGATIVE_TEACHER_SIGNAL if n_distill else None),
         is_gradient=n_distill,
-        loss_text="-4 pi_theta(R | s_R) in s_R, else 0",
-        reward_text="r_i - l(s_{i+1})" if n_distill else "r_i",
     )
 
 

@@ -29,7 +29,7 @@ import numpy as np
 from .evaluation import state_values
 from .mdp import TabularMDPs
 from .policies import softmax
-from .sampled import Transitions
+from .sampling.estimator import Transitions
 
 DEFAULT_EXACT_EVERY = 100
 DEFAULT_TD_STEP_SIZE = 0.1

@@ -20,6 +20,7 @@ import numpy as np
 
 from .evaluation import Factorisation, factorise
 from .methods import DistillContext, Method
+from .rewards import expected_pseudo_reward
 
 
 def _check_episodic(ctx: DistillContext) -> None:
@@ -30,30 +31,6 @@ def _check_episodic(ctx: DistillContext) -> None:
         )
 
 
-def pseudo_reward_parts(method: Method, ctx: DistillContext) -> tuple[np.ndarray, np.ndarray]:
-    """Expected pseudo-reward split into now and next-state parts.
-
-    Returns:
-      rho: float[B, S, A] = reward_sa(s, a) + reward_state(s) + [env] r(s, a).
-      u: float[B, S] = reward_next_state(s') + sum_a' pi_theta(a'|s') reward_next_sa(s', a'),
-        paid when the episode continues into s'.
-    """
-    m = ctx.mdps
-    rho = np.zeros((m.B, m.S, m.A))
-    if method.reward_sa is not None:
-        rho = rho + method.reward_sa(ctx)
-    if method.reward_state is not None:
-        rho = rho + method.reward_state(ctx)[..., None]
-    if method.env_reward:
-        rho = rho + m.reward_sa()
-    u = np.zeros((m.B, m.S))
-    if method.reward_next_state is not None:
-        u = u + method.reward_next_state(ctx)
-    if method.reward_next_sa is not None:
-        u = u + np.einsum("bsa,bsa->bs", ctx.student_pi, method.reward_next_sa(ctx))
-    return rho, u
-
-
 def pseudo_action_values(method: Method, ctx: DistillContext, fact: Factorisation | None = None) -> np.ndarray:
     """Qhat(s, a) = E[Rhat_t | s_t = s, a_t = a] under the student -> float[B, S, A].
 
@@ -62,7 +39,7 @@ def pseudo_action_values(method: Method, ctx: DistillContext, fact: Factorisatio
     """
     _check_episodic(ctx)
     m = ctx.mdps
-    rho, u = pseudo_reward_parts(method, ctx)
+    rho, u = expected_pseudo_reward(method.reward, ctx, m.reward_sa() if method.reward.env else None)
     pi = ctx.student_pi
     if method.bootstrap is not None:
         return rho + m.expect_next(u + method.bootstrap(ctx))
@@ -82,9 +59,9 @@ def expected_update(method: Method, ctx: DistillContext) -> np.ndarray:
     G = np.zeros((m.B, m.S, m.A))
     pi = ctx.student_pi
     # one factorisation of I - P_theta serves d_theta and Vhat (and d_q when q = student)
-    fact_theta = factorise(m, pi) if (method.has_score_term or method.control == "student") else None
+    fact_theta = factorise(m, pi) if (method.has_score_term or method.control.is_student) else None
     if method.state_loss is not None:
-        fact_q = fact_theta if method.control == "student" else factorise(m, method.control_policy(ctx))
+        fact_q = fact_theta if method.control.is_student else factorise(m, method.control_policy(ctx))
         d_q = fact_q.solve_visitation(m.initial)
         _, grad_l = method.state_loss(ctx)
         G += d_q[..., None] * grad_l

@@ -392,11 +392,3 @@ def gradient_field_report(
                 }
             )
     return rows
-
-
-def random_gradient_field_report(
-    method_names: list[str] | tuple[str, ...], rng: np.random.Generator, B: int = 8, S: int = 4, A: int = 3, **kwargs
-) -> list[dict]:
-    """``gradient_field_report`` on ``random_dense_problem(rng, B, S, A)`` (rewards on, teacher zeros)."""
-    mdps, teacher, logits = random_dense_problem(rng, B, S, A)
-    return gradient_field_report(method_names, mdps, teacher, logits, **kwargs)

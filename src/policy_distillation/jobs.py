@@ -14,6 +14,7 @@ setting labels (not its shard), and each world draws from its own stream
 
 from __future__ import annotations
 
+import importlib
 import logging
 from dataclasses import asdict, dataclass, fields
 
@@ -53,6 +54,7 @@ class DistillJob:
       temperature: softmax teacher temperature (Figure 3).
       epsilon, discount: epsilon-greedy teacher and the backup of its no-op actions (Figure 4).
       chain_T, replicas, stop_prob: the chain (Figures 6 and 9).
+      method_modules: modules to import first (they register methods not in the package).
     """
 
     figure: str
@@ -77,8 +79,12 @@ class DistillJob:
     chain_T: int = 0
     replicas: int = 0
     stop_prob: float = 0.0
+    method_modules: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "method_modules", tuple(self.method_modules))
+        for name in self.method_modules:  # they register the methods they define
+            importlib.import_module(name)
         if self.method not in REGISTRY:
             raise ValueError(f"job {self.key}: unknown method {self.method!r}; known: {sorted(REGISTRY)}")
         if self.world not in WORLDS:
@@ -124,7 +130,7 @@ class DistillJob:
 
     def params(self) -> dict:
         """The fields, sorted (Snakemake compares params by their text)."""
-        return dict(sorted(asdict(self).items()))
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(asdict(self).items())}
 
     @classmethod
     def from_params(cls, params) -> "DistillJob":
@@ -139,7 +145,8 @@ def _grid_shards(n_mdps: int, shard_size: int) -> list[int]:
 def figure_jobs(config: dict) -> dict[str, list[DistillJob]]:
     """Every distillation job of Figures 3-6 (and 9) for a validated workflow config."""
     lr = config["learning_rates"]
-    common = {"seed": config["seed"], "n_trajectories": config["n_trajectories"]}
+    common = {"seed": config["seed"], "n_trajectories": config["n_trajectories"],
+              "method_modules": tuple(config.get("method_modules", ()))}
     size, n_all = config["shard_size"], config["n_mdps"]
 
     def base(fig: str, method: str) -> dict:

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .policies import PROB_FLOOR, log_softmax, safe_log, softmax
+from . import terms
+from .policies import PROB_FLOOR, safe_log, softmax
+from .states import ArrayStates
 
 __all__ = [
     "DIRECTIONS",
@@ -67,16 +69,16 @@ def cross_entropy_gradient(direction: str, teacher: np.ndarray, logits: np.ndarr
     return _loss_and_gradient(direction, teacher, safe_log(teacher), logits)
 
 
+# the registry's own per-step losses (Table 1): one implementation of each direction
+_LOSSES = {"student_teacher": terms.STUDENT_CROSS_ENTROPY, "teacher_student": terms.TEACHER_CROSS_ENTROPY}
+
+
 def _loss_and_gradient(
     direction: str, teacher: np.ndarray, log_pi: np.ndarray, logits: np.ndarray
 ) -> tuple[float, np.ndarray]:
-    log_student = log_softmax(logits)
-    student = np.exp(log_student)
-    if direction == "teacher_student":
-        return float(-teacher @ log_student), student - teacher
-    loss = float(-student @ log_pi)
-    # d/dtheta_b of -sum_a pi_theta(a) log pi(a) = -pi_theta(b) (log pi(b) - E_theta log pi)
-    return loss, -student * (log_pi + loss)
+    one = ArrayStates(teacher[None, None], logits[None, None], teacher_log_pi=log_pi[None, None])
+    loss, grad = _LOSSES[direction](one)
+    return float(loss[0, 0]), grad[0, 0]
 
 
 def minimise_cross_entropy(

@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-Z95 = 1.96
+from .results import Z95  # noqa: E402
+
 METRIC_LABELS = {
     "return": "student return",
     "kl_teacher": "KL under teacher trajectories",

@@ -41,11 +41,6 @@ def uniform_policy(B: int, S: int, A: int) -> np.ndarray:
     return np.full((B, S, A), 1.0 / A)
 
 
-def cross_entropy(p: np.ndarray, log_q: np.ndarray) -> np.ndarray:
-    """H^x(p || q) = -sum_a p(a) log q(a) (Table 1). float[..., A] x2 -> float[...]."""
-    return -np.einsum("...a,...a->...", p, log_q)
-
-
 def kl_divergence(p: np.ndarray, log_p: np.ndarray, log_q: np.ndarray) -> np.ndarray:
     """KL(p || q) = sum_a p(a) (log p(a) - log q(a)); terms with p = 0 count 0. -> float[...]."""
     with np.errstate(invalid="ignore"):  # -inf - -inf where p = 0 is masked out below

@@ -11,6 +11,7 @@ two profiles never write to the same files.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import yaml
@@ -106,6 +107,39 @@ def validate(config: dict, schema_path: str | Path = REPO / SCHEMA) -> None:
             else:
                 lines.append(f"config key {where or '(top level)'}: {e.message}")
         raise ProfileError("invalid workflow config:\n  " + "\n  ".join(lines))
+
+
+def resolve(config: dict, root: str | Path = REPO) -> dict:
+    """The config with ``learning_rates`` read from its JSON file when it names one (a copy).
+
+    The tuning output (``figures/learning_rates.json``) is then used as written,
+    never copied into the profile by hand.
+    """
+    out = copy.deepcopy(config)
+    rates = out["learning_rates"]
+    if isinstance(rates, str):
+        path = Path(root) / rates
+        try:
+            rates = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise ProfileError(f"config key learning_rates: cannot read {path}: {err}") from err
+        bad = {k: v for k, v in rates.items() if not isinstance(v, (int, float)) or not v > 0}
+        if not isinstance(rates, dict) or bad:
+            raise ProfileError(f"config key learning_rates: {path} must map method names to positive numbers; "
+                               f"bad entries {bad}")
+        out["learning_rates"] = {k: float(v) for k, v in rates.items()}
+    return out
+
+
+def import_method_modules(modules) -> None:
+    """Import the profile's ``method_modules`` (they register their methods); ProfileError naming a failing one."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as err:
+            raise ProfileError(f"config key method_modules: cannot import {name!r}: {err}") from err
 
 
 def output_root(config: dict) -> str:

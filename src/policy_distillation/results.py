@@ -21,6 +21,7 @@ from .files import save_npz
 CURVE_METRICS = {"returns": "return", "kl_teacher": "kl_teacher", "kl_student": "kl_student",
                  "kl_uniform": "kl_uniform"}
 REFERENCE_RETURNS = ("teacher_return", "noisy_teacher_return")  # constant per-MDP references
+Z95 = 1.96  # normal 95% band of a mean over MDPs: the figures' bands and the claims' confidence intervals
 REACH_FRACTION = 0.95  # "recovers the teacher's return" = mean curve reaches 95% of the teacher's mean return
 
 

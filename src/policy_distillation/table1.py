@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from .fields import gradient_field_report, random_dense_problem
-from .methods import REGISTRY, get_method
+from .methods import PAPER, REGISTRY, get_method
 
 # Central differences with eps = 1e-4 leave a relative asymmetry of ~1e-9 on a
 # smooth gradient field; the non-gradient fields of Theorem 1 measure 1e-2 to
@@ -32,42 +32,6 @@ ASYMMETRY_THRESHOLD = 1e-5
 # min_s |V_pi(s) - V_theta(s)| is below the loop radius (1e-2) may have its
 # circle or stencil cross a gate edge and measure a jump; such MDPs are left out.
 GATE_MARGIN_MIN = 1e-2
-
-# Table 1's rows as printed in the paper: method -> "is grad?" (True = yes).
-PAPER_TABLE1 = {
-    "teacher_distill": True,
-    "on_policy_distill": False,
-    "entropy_regularised": True,
-    "n_distill": True,
-    "expected_entropy_regularised": True,
-    "teacher_v_reward": True,
-}
-
-# Why a measured "no" is expected where the paper states no verdict (or where
-# it disagrees with one). Printed only when the measurement says "no".
-NOT_GRADIENT_REASONS = {
-    "on_policy_distill": "Theorem 1: the sampling measure depends on theta but the update ignores it.",
-    "on_policy_distill_r": ("+R adds a true policy gradient (-grad J) to on-policy distill, which stays "
-                            "non-gradient (Theorem 1)."),
-    "mixture_distill": "the mixture control still depends on theta through its student part (Theorem 1).",
-    "value_gated": "inside one smooth piece (gate fixed) it is on-policy distill on the gated states (Theorem 1).",
-    "value_gated_r": "inside one smooth piece it is on-policy distill on the gated states plus -grad J (Theorem 1).",
-    "td_v_pi": ("the score weight bootstraps from a fixed critic V_pi, not the student's own return "
-                "(Sec. 4.1 leaves it open)."),
-    "td_v_0": "the score weight bootstraps from the fixed critic V_0 = 0, not the student's own return.",
-}
-
-
-def _paper_verdict(name: str) -> tuple[bool | None, str]:
-    """The paper's "is grad?" for a registry name and where it comes from."""
-    if name in PAPER_TABLE1:
-        return PAPER_TABLE1[name], "Table 1"
-    if name.endswith("_r") and name[:-2] in PAPER_TABLE1:
-        # Table 1's caption: each row but teacher distill and teacher V reward has
-        # a +R version; L - J is a loss whenever L is, and on-policy + R is not.
-        return PAPER_TABLE1[name[:-2]], "Table 1, +R version"
-    return get_method(name).is_gradient, "not in Table 1"
-
 
 def table1_rows(
     rng: np.random.Generator,
@@ -117,12 +81,12 @@ def table1_rows(
         gerr = np.array([r["grad_error"] for r in mine])
         margin = np.array([r["gate_margin"] for r in mine])
         computed = "yes" if asym_max < threshold else "no"
-        paper, source = _paper_verdict(name)
+        paper, source = method.is_gradient, method.verdict_source
         rows.append(
             {
                 "method": name,
                 "label": method.label,
-                "control": method.control,
+                "control": method.control.name,
                 "loss": method.loss_text,
                 "pseudo_reward": method.reward_text,
                 "paper": paper,
@@ -176,7 +140,7 @@ def render_table1(rows: list[dict]) -> str:
     notes = []
     for r in rows:
         paper = _yes_no(r["paper"])
-        if r["paper_source"] != "Table 1":
+        if r["paper_source"] != PAPER:
             paper = f"{paper} ({r['paper_source']})"
         agrees = "—" if r["agrees"] is None else ("yes" if r["agrees"] else "**no**")
         cells = [
@@ -186,8 +150,9 @@ def render_table1(rows: list[dict]) -> str:
             agrees,
         ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-        if r["computed"] == "no" and r["method"] in NOT_GRADIENT_REASONS:
-            notes.append(f"- {r['label']}: measured not a gradient field; {NOT_GRADIENT_REASONS[r['method']]}")
+        reason = get_method(r["method"]).not_gradient_reason
+        if r["computed"] == "no" and reason:
+            notes.append(f"- {r['label']}: measured not a gradient field; {reason}")
         if r["agrees"] is False:
             notes.append(
                 f"- **{r['label']}: disagrees with the paper** (paper {paper}, measured {r['computed']} with "

@@ -39,7 +39,7 @@ from .exact import expected_update, pseudo_action_values
 from .mdp import TabularMDPs
 from .methods import DistillContext, Method, Teacher, get_method
 from .policies import kl_divergence, log_softmax, safe_log, uniform_policy
-from .sampled import SampledEstimator, TrajectoryStreams
+from .sampling import SampledEstimator, TrajectoryStreams
 from .streams import world_generators
 
 logger = logging.getLogger(__name__)

@@ -23,9 +23,10 @@ def _load_config():
 
 
 _loaded = _load_config()
+profiles.validate(_loaded, REPO / profiles.SCHEMA)
+profiles.import_method_modules(_loaded["method_modules"])
 config.clear()
-config.update(_loaded)
-profiles.validate(config, REPO / profiles.SCHEMA)
+config.update(profiles.resolve(_loaded, REPO))
 
 
 def _check_methods(key, names):
@@ -61,8 +62,8 @@ CODE = {
     "distill": code_hash("jobs", "results", "files", "workflow_io"),
     "aggregate": code_hash("results", "files", "workflow_io"),
     "figure": code_hash("plotting", "files", "workflow_io"),
-    "claims": code_hash("claims", "table1", "workflow_io"),
-    "table1": code_hash("table1", "workflow_io"),
+    "claims": code_hash("claims", "workflow_io"),
+    "table1": code_hash("table1", "files", "workflow_io"),
 }
 
 

@@ -34,7 +34,7 @@ from .. import environments as E
 from .. import evaluation as ev
 from ..methods import Teacher
 from ..policies import softmax
-from ..sampled import SampledEstimator
+from ..sampling import SampledEstimator
 
 
 def _time_steps(fn, repeats: int, warmup: int) -> tuple[float, float]:

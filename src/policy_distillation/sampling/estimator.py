@@ -1,0 +1,277 @@
+"""Sampled-trajectory estimator of Eq. (1), generic over the method registry.
+
+Per optimisation step, ``N`` trajectories per MDP are drawn from the method's
+control policy q (``controls.Control``), all ``B`` MDPs in lockstep
+(``rollout``); actions are drawn from their posterior afterwards
+(``actions``); the pseudo-reward is summed at the sampled steps
+(``rewards.sampled_pseudo_reward``) and the update (a descent direction, same
+sign as ``exact.expected_update``) is assembled at the visited rows only
+(``update``, ``rows``):
+
+    G = 1/N sum_n sum_t [ grad l(s_t) - (e_{a_t} - pi_theta(s_t)) * W_t ].
+
+Averaged over many draws, G tends to the exact expected update (tested for
+every registered method). ``sgd_step`` touches only the visited rows of the
+logits and keeps the per-row caches up to date, so ``|A| = 4096`` never needs
+a full ``[B, S, A]`` softmax per step.
+
+Memory: the teacher's floored log-probabilities are computed once for the
+whole batch on first use (another ``B * S * A`` floats); grouped MDPs also
+cache block probabilities (``B * S * n_blocks`` floats, 68 blocks at
+``|A| = 4096``); per-step ``[R, A]`` arrays live in reused buffers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..mdp import TabularMDPs
+from ..methods import Method, Teacher, get_method
+from ..rewards import sampled_pseudo_reward
+from .draws import UniformSource, as_source
+from .rollout import RolloutPlan, rollout
+from .row_states import RowStates, TeacherTables, Workspace
+from .rows import ControlMarginal, student_rows
+from .update import RowUpdate, return_to_go
+
+
+@dataclass(frozen=True)
+class Transitions:
+    """The steps sampled in one optimisation step: trajectory-major (time
+    ascending) when actions were drawn, time-major otherwise.
+
+    Attributes (M recorded steps):
+      traj: int[M] trajectory id ``b * N + n``.
+      time: int[M] time step t (0 = start).
+      flat_state: int[M] ``b * S + s_t``; flat_next: int[M] ``b * S + s_{t+1}``
+        (meaningful where ``cont``).
+      outcome: int[M] outcome k_t.
+      action: int[M] sampled action, or None when the method needs none.
+      reward: float[M] realised reward r_t, or None (the MDP pays action
+        rewards and no action was drawn).
+      cont: bool[M] the episode continues to s_{t+1}.
+      n_states: S; n_trajectories: N.
+    Derived: mdp, state, next_state (int[M]).
+    """
+
+    traj: np.ndarray
+    time: np.ndarray
+    flat_state: np.ndarray
+    flat_next: np.ndarray
+    outcome: np.ndarray
+    action: np.ndarray | None
+    reward: np.ndarray | None
+    cont: np.ndarray
+    n_states: int
+    n_trajectories: int
+
+    @property
+    def mdp(self) -> np.ndarray:
+        return self.flat_state // self.n_states
+
+    @property
+    def state(self) -> np.ndarray:
+        return self.flat_state % self.n_states
+
+    @property
+    def next_state(self) -> np.ndarray:
+        return self.flat_next % self.n_states
+
+
+class SampledEstimator:
+    """Sampled estimate of Eq. (1) for one method on a batch of MDPs.
+
+    Args:
+      mdps: the batch (gamma must be 1: undiscounted, episodic convention).
+      teacher: ``methods.Teacher`` (``pi: float[B, S, A]``; ``value: float[B, S]``
+        when the method needs a teacher critic).
+      method: a ``methods.Method`` or its registry name.
+      n_trajectories: N, trajectories per MDP per optimisation step.
+      record_rewards: also draw actions when the MDP pays action rewards, so that
+        ``Transitions.reward`` is always set (a TD critic needs it).
+    """
+
+    def __init__(self, mdps: TabularMDPs, teacher: Teacher, method: Method | str, n_trajectories: int = 1,
+                 record_rewards: bool = False):
+        if mdps.gamma != 1.0:
+            raise ValueError("distillation updates are undiscounted and episodic (gamma = 1); "
+                             f"got gamma = {mdps.gamma}")
+        method = get_method(method) if isinstance(method, str) else method
+        if not isinstance(method, Method):
+            raise TypeError(f"method must be a methods.Method or a registry name, got {type(method).__name__}")
+        if not isinstance(teacher, Teacher):
+            raise TypeError(f"teacher must be a methods.Teacher, got {type(teacher).__name__}")
+        if int(n_trajectories) != n_trajectories or n_trajectories < 1:
+            raise ValueError(f"n_trajectories (N) must be a positive integer, got {n_trajectories}")
+        value = None
+        if "teacher_value" in method.needs:
+            if teacher.value is None:
+                raise ValueError(f"method {method.name} needs a teacher critic: Teacher.value is None")
+            value = np.asarray(teacher.value, dtype=np.float64)
+            if value.shape != (mdps.B, mdps.S):
+                raise ValueError(f"teacher value must be float[B, S]={(mdps.B, mdps.S)}, got {value.shape}")
+        self.mdps, self.method, self.N = mdps, method, int(n_trajectories)
+        self.B, self.S, self.A, self.K = mdps.B, mdps.S, mdps.A, mdps.K
+        tp = mdps.check_policy(teacher.pi, "teacher pi")
+        self.teacher = TeacherTables(tp, value)
+        self.plan = RolloutPlan.from_mdps(mdps, self.N)
+        self._outcome_reward = mdps.outcome_reward.reshape(-1)
+        self._action_reward = None if mdps.action_reward is None else mdps.action_reward.reshape(-1, self.A)
+        self.need_actions = method.has_score_term or (record_rewards and mdps.action_reward is not None)
+        self._ws = Workspace()
+        self.rows = student_rows(mdps, method.control, ControlMarginal(method.control, mdps, tp), self._ws)
+        self._bound = None  # the logits array the sgd_step cache describes
+        self._cache = None
+        self._inv = np.full(self.B * self.S + 1, -1, dtype=np.int64)
+
+    # ------------------------------------------------------------- checks
+    def _check_logits(self, logits: np.ndarray) -> np.ndarray:
+        if not isinstance(logits, np.ndarray) or logits.dtype != np.float64:
+            raise TypeError("logits must be a float64 numpy array float[B, S, A]")
+        if logits.shape != (self.B, self.S, self.A):
+            raise ValueError(f"logits must be float[B, S, A]={(self.B, self.S, self.A)}, got {logits.shape}")
+        if not logits.flags.c_contiguous:
+            raise ValueError("logits must be C-contiguous (updated in place through a flat view)")
+        return logits.reshape(-1, self.A)
+
+    def _check_states(self, values: np.ndarray | None, name: str) -> np.ndarray | None:
+        """float[B, S] -> flat float[B * S] (indexed like the sampled flat states)."""
+        if values is None:
+            return None
+        v = np.asarray(values, dtype=np.float64)
+        if v.shape != (self.B, self.S):
+            raise ValueError(f"{name} must be float[B, S]={self.B, self.S}, got {v.shape}")
+        if not np.isfinite(v).all():
+            raise ValueError(f"{name} must be finite")
+        return v.reshape(-1)
+
+    def _check_student_value(self, student_value: np.ndarray | None) -> np.ndarray | None:
+        if "student_value" in self.method.needs and student_value is None:
+            raise ValueError(f"method {self.method.name} needs student_value (a critic V_theta, float[B, S])")
+        return self._check_states(student_value, "student_value")
+
+    # ---------------------------------------------------------------- core
+    def _estimate_rows(self, flat: np.ndarray, cache, source: UniformSource, student_value: np.ndarray | None,
+                       scale: float, baseline: np.ndarray | None = None):
+        """One sampled step -> (visited rows, their :class:`update.RowUpdate` of scale * N * G, transitions).
+
+        ``scale`` multiplies the per-trajectory sum (1/N for the update, lr/N for
+        an SGD step), applied to per-row coefficients before any [R, A] product.
+        """
+        lse, table, block_probs = cache
+        meth, K = self.method, self.K
+        rec = rollout(self.plan, table, source)
+        counts = np.bincount(rec.state, minlength=self.B * self.S)
+        rows = np.flatnonzero(counts)
+        inv = self._inv
+        inv[rows] = np.arange(rows.size)
+        states = RowStates(self.teacher, rows, flat, lse[rows], student_value, self._ws)
+        upd = RowUpdate(rows.size, chunk=self.rows.chunk)
+        action = reward = None
+        if self.need_actions:
+            rec = rec.trajectory_major()
+            row = inv[rec.state]
+            u = source.actions(rec.traj, rec.time)
+            action = self.rows.draw_actions(states, row, rec.state, rec.outcome, u, flat, lse, block_probs)
+            reward = self._outcome_reward[rec.state * K + rec.outcome]
+            if self._action_reward is not None:
+                reward = reward + self._action_reward[rec.state, action]
+            if meth.has_score_term:
+                next_row = np.where(rec.cont, inv[self.plan.next_flat[rec.state * K + rec.outcome]], 0)
+                next_action = np.r_[action[1:], 0]
+                rhat = sampled_pseudo_reward(meth.reward, states, row, action, reward, rec.cont, next_row,
+                                             next_action)
+                if meth.bootstrap is not None:
+                    W = rhat + np.where(rec.cont, meth.bootstrap.at(states, next_row), 0.0)
+                else:
+                    W = return_to_go(rhat, rec.traj)
+                if baseline is not None:
+                    # a state-only baseline: E[(e_a - pi) b(s)] = 0, so the mean is unchanged
+                    W = W - baseline[rec.state]
+                W *= scale
+                # -(e_a - pi) W summed per row: pi * sum(W) minus W at the taken action
+                upd.score(self.rows.score_pi(states), np.bincount(row, weights=W, minlength=rows.size), row,
+                          action, -W)
+        elif self._action_reward is None:
+            reward = self._outcome_reward[rec.state * K + rec.outcome]
+        if meth.state_loss is not None:
+            upd.state_term(self.rows.loss_grad(states, meth.state_loss), (scale * counts[rows])[:, None])
+        trans = Transitions(traj=rec.traj, time=rec.time, flat_state=rec.state,
+                            flat_next=self.plan.next_flat[rec.state * K + rec.outcome], outcome=rec.outcome,
+                            action=action, reward=reward, cont=rec.cont, n_states=self.S, n_trajectories=self.N)
+        source.finish(np.bincount(rec.traj, minlength=self.B * self.N))
+        return states, upd, trans
+
+    # -------------------------------------------------------------- public
+    def update(self, logits: np.ndarray, rng: np.random.Generator | UniformSource,
+               student_value: np.ndarray | None = None,
+               baseline: np.ndarray | None = None) -> tuple[np.ndarray, Transitions]:
+        """Sampled update of Eq. (1) at ``logits`` (not modified).
+
+        Args:
+          logits: float[B, S, A] student logits theta.
+          rng: ``numpy.random.Generator`` (or a ``draws.UniformSource``).
+          student_value: float[B, S] critic V_theta, for the methods that need it.
+          baseline: optional float[B, S] state baseline b(s_t) subtracted from the
+            score weight W_t (unbiased; reduces variance, e.g. the pseudo-reward value).
+        Returns:
+          (G: float[B, S, A] descent direction, same convention as
+          ``exact.expected_update``; the sampled :class:`Transitions`).
+        """
+        flat = self._check_logits(logits)
+        if not np.isfinite(flat).all():
+            raise ValueError("logits must be finite")
+        student_value = self._check_student_value(student_value)
+        cache = self.rows.full_cache(flat, normalise=False)
+        states, upd, trans = self._estimate_rows(flat, cache, as_source(rng), student_value, 1.0 / self.N,
+                                                 self._check_states(baseline, "baseline"))
+        G = np.zeros((self.B * self.S, self.A))
+        self.rows.assemble(states, upd, G, self.method.state_loss)
+        return G.reshape(self.B, self.S, self.A), trans
+
+    @property
+    def row_caches(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+        """The bound per-row caches of ``sgd_step``: (lse float[B*S], outcome table
+        float[B*S + 1, w], block probabilities float[B*S, n_blocks] or None), or None before the first step."""
+        return self._cache if self._bound is not None else None
+
+    def invalidate(self) -> None:
+        """Forget the per-row caches (call after changing logits outside ``sgd_step``)."""
+        self._bound = None
+
+    def sgd_step(self, logits: np.ndarray, lr: float, rng: np.random.Generator | UniformSource,
+                 student_value: np.ndarray | None = None, baseline: np.ndarray | None = None) -> Transitions:
+        """theta <- theta - lr * G, in place; only the visited rows change (up to
+        softmax-invariant shifts: grouped rows are kept log-normalised, ``rows``).
+
+        Per-row caches are kept between calls on the same ``logits`` array; if
+        the array is changed elsewhere, call :meth:`invalidate` first. Returns
+        the sampled :class:`Transitions` (e.g. for a TD critic).
+        """
+        flat = self._check_logits(logits)
+        if not np.isfinite(lr):
+            raise ValueError(f"lr must be finite, got {lr}")
+        student_value = self._check_student_value(student_value)
+        if self._bound is not logits:
+            if not np.isfinite(flat).all():
+                raise ValueError("logits must be finite")
+            self._cache = self.rows.full_cache(flat, normalise=True)
+            self._bound = logits
+        with np.errstate(over="ignore", invalid="ignore"):  # reported by apply as one error
+            states, upd, trans = self._estimate_rows(flat, self._cache, as_source(rng), student_value,
+                                                     lr / self.N, self._check_states(baseline, "baseline"))
+            try:
+                self.rows.apply(flat, states, upd, self.method.state_loss, self._cache)
+            except FloatingPointError:
+                self._bound = None
+                raise
+        return trans
+
+
+def sampled_update(mdps: TabularMDPs, teacher: Teacher, method: Method | str, logits: np.ndarray,
+                   rng: np.random.Generator | UniformSource, n_trajectories: int = 1,
+                   student_value: np.ndarray | None = None) -> np.ndarray:
+    """One sampled estimate of the Eq. (1) update -> float[B, S, A] (see :class:`SampledEstimator`)."""
+    return SampledEstimator(mdps, teacher, method, n_trajectories).update(logits, rng, student_value)[0]
