@@ -128,12 +128,13 @@ def test_action_outcome_probs(n_actions, eta):
         if a < 4:  # the intended move with 1 - eta, else one of four moves uniformly
             expected[a] += 1 - eta
             expected[4] = 0.0
-        else:  # a no-op stays unless noise moves it
-            expected[4] = 1 - eta
+        else:  # a no-op always stays: no transition noise (SPEC 2.1)
+            expected[:] = 0.0
+            expected[4] = 1.0
         np.testing.assert_allclose(p[a], expected, rtol=0, atol=1e-15)
 
 
-def test_no_op_actions_move_only_by_noise():
+def test_no_op_actions_never_move_the_agent():
     eta = 0.3
     m, cfg = grids(4, n=5, n_actions=7, eta=eta)
     P, _ = m.to_dense()
@@ -144,12 +145,10 @@ def test_no_op_actions_move_only_by_noise():
         for s in np.flatnonzero(free[b]):
             for a in range(4, m.A):
                 expected = np.zeros(m.S)
-                for k in range(5):
-                    expected[nxt[s, k]] += (eta / 4 if k < 4 else 1 - eta) * cont[s, k]
+                expected[nxt[s, 4]] += cont[s, 4]
                 np.testing.assert_allclose(P[b, s, a], expected, rtol=0, atol=1e-12)
-            # a free cell surrounded by free, non-terminal cells: the no-op stays with 1 - eta
-            if all(nxt[s, k] != s and cont[s, k] == moves_keep for k in range(4)):
-                np.testing.assert_allclose(P[b, s, 4, s], (1 - eta) * moves_keep, rtol=0, atol=1e-12)
+            assert nxt[s, 4] == s
+            np.testing.assert_allclose(P[b, s, 4, s], moves_keep, rtol=0, atol=1e-12)
 
 
 def test_move_actions_are_deterministic_without_noise():

@@ -22,14 +22,14 @@ def test_figure_jobs_cover_every_setting_once():
     keys = [j.key for js in jobs.values() for j in js]
     assert len(set(keys)) == len(keys)
     j = jobs["fig4"][0]
-    assert j.key == "fig4/A4/entropy_regularised/000" and j.baseline_every == cfg["baseline_every"]
+    assert j.key == "fig4/A4/entropy_regularised/000" and dict(j.critic) == cfg["regimes"]["tiny"]["critic"]
     assert DistillJob.from_params(j.params()) == j
 
 
 def test_learning_rate_lives_in_the_jobs_of_its_method_only():
     cfg = profiles.load_yaml(TINY)
     before = figure_jobs(cfg)
-    cfg["learning_rates"]["td_v_0"] = 0.05
+    cfg["regimes"]["tiny"]["learning_rates"]["td_v_0"] = 0.05
     after = figure_jobs(cfg)
     changed = [a.key for fig in before for a, b in zip(after[fig], before[fig]) if a != b]
     assert changed == ["fig5/td_v_0/000", "fig5/td_v_0/001"]

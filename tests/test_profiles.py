@@ -67,7 +67,7 @@ def test_learning_rates_are_the_tuning_output_as_written():
     rates = json.loads((profiles.REPO / "figures" / "learning_rates.json").read_text())
     for name in ("paper", "quick"):
         cfg = profiles.resolve(profiles.load_yaml(profiles.profile_path(name)))
-        assert cfg["learning_rates"] == rates
+        assert cfg["regimes"]["classic"]["learning_rates"] == rates
 
 
 def test_tuning_baseline_constants_equal_the_profiles():
@@ -75,16 +75,17 @@ def test_tuning_baseline_constants_equal_the_profiles():
 
     for name in ("paper", "quick"):
         cfg = profiles.load_yaml(profiles.profile_path(name))
-        assert tuning.BASELINE_EVERY == cfg["baseline_every"]
-        assert list(tuning.BASELINE_METHODS) == cfg["baseline_methods"]
+        classic = cfg["regimes"]["classic"]
+        assert classic["critic"] == {"kind": "exact", "every": tuning.BASELINE_EVERY}
+        assert list(tuning.BASELINE_METHODS) == classic["critic_methods"]
 
 
 def test_unreadable_learning_rates_file_is_named(tmp_path):
     cfg = profiles.load_yaml(PAPER)
-    cfg["learning_rates"] = "no/such/file.json"
-    with pytest.raises(profiles.ProfileError, match="learning_rates: cannot read"):
+    cfg["regimes"]["classic"]["learning_rates"] = "no/such/file.json"
+    with pytest.raises(profiles.ProfileError, match="regimes.classic.learning_rates: cannot read"):
         profiles.resolve(cfg)
     (tmp_path / "r.json").write_text('{"teacher_distill": -1}')
-    cfg["learning_rates"] = str(tmp_path / "r.json")
+    cfg["regimes"]["classic"]["learning_rates"] = str(tmp_path / "r.json")
     with pytest.raises(profiles.ProfileError, match="positive numbers"):
         profiles.resolve(cfg)

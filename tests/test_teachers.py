@@ -211,39 +211,28 @@ def test_flip_teacher_seeded_and_other_action_uniform():
 
 
 # ----------------------------------------------------------------- |A| > 4
-@pytest.mark.parametrize("n_actions", [5, 9])
-def test_extend_q_matches_dense_bellman_backup(n_actions):
-    base = small_grids(5, B=3, n=5)
-    m = env.with_actions(base, n_actions, eta=0.2)
-    q4 = np.random.default_rng(6).normal(size=(m.B, m.S, 4))
-    disc = 0.97
-    Q = T.extend_q(m, q4, discount=disc)
-    assert Q.shape == (m.B, m.S, n_actions)
-    P, R = m.to_dense()
-    ref = R + disc * np.einsum("bsat,bt->bsa", P, q4.max(-1))
-    np.testing.assert_allclose(Q[..., 4:], ref[..., 4:], rtol=1e-12, atol=1e-12)
-    np.testing.assert_array_equal(Q[..., :4], q4)
-    # the first 4 actions' backups are not what the table holds, so the check is sharp
-    assert np.abs(ref[..., :4] - q4).max() > 0.1
-    # with a teacher value instead of the max
-    V = np.random.default_rng(7).normal(size=(m.B, m.S))
-    np.testing.assert_allclose(
-        T.extend_q(m, q4, disc, next_values=V)[..., 4:],
-        (R + disc * np.einsum("bsat,bt->bsa", P, V))[..., 4:],
-        rtol=1e-12,
-        atol=1e-12,
-    )
-    # shards give the same table
-    parts = [T.extend_q(m.subset(sl), q4[sl], disc) for sl in T.shards(m.B, 2)]
-    np.testing.assert_array_equal(np.concatenate(parts), Q)
+@pytest.mark.parametrize("n_actions", [4, 9, 4096])
+def test_large_action_teacher_prefers_its_greedy_move_and_explores_everywhere(n_actions):
+    """Figure 4's teacher: argmax is the Q-learning greedy move in every state; eps / |A| on every action."""
+    q4 = np.random.default_rng(6).normal(size=(3, 7, 4))
+    pi = T.epsilon_greedy_moves(q4, n_actions, 0.1)
+    assert pi.shape == (3, 7, n_actions)
+    np.testing.assert_allclose(pi.sum(-1), 1.0, atol=1e-12)
+    np.testing.assert_array_equal(pi.argmax(-1), q4.argmax(-1))
+    assert np.all(pi.argmax(-1) < 4)
+    np.testing.assert_allclose(pi[..., 4:], 0.1 / n_actions)
+    if n_actions == 4:
+        np.testing.assert_array_equal(pi, T.epsilon_greedy(q4, 0.1))
+    with pytest.raises(ValueError, match="n_actions"):
+        T.epsilon_greedy_moves(q4, 3)
 
 
-def test_extend_q_rejects_bad_shapes():
-    m = env.with_actions(small_grids(5, B=3, n=5), 6, eta=0.2)
-    with pytest.raises(ValueError, match="q_learned"):
-        T.extend_q(m, np.zeros((2, m.S, 4)))
-    with pytest.raises(ValueError, match="next_values"):
-        T.extend_q(m, np.zeros((m.B, m.S, 4)), next_values=np.zeros(m.S))
+def test_no_op_actions_never_move_the_agent():
+    m = env.with_actions(small_grids(5, B=3, n=5), 9, eta=0.5)
+    P, _ = m.to_dense()
+    stay = np.eye(m.S)[None, :, None, :] * m.outcome_continue[:, :, None, 4:5]  # the "stay" outcome's continuation
+    np.testing.assert_allclose(P[:, :, 4:, :], np.broadcast_to(stay, (m.B, m.S, 5, m.S)), atol=1e-15)
+    assert np.abs(P[:, :, :4] - P[:, :, :1]).max() > 0.1  # the moves do move
 
 
 # ------------------------------------------------------------------- chain
@@ -263,8 +252,6 @@ def test_chain_teachers():
 def all_teacher_policies():
     m = small_grids(8, B=3)
     Q = T.q_learning(m, np.random.default_rng(0), T.QLearningConfig(steps=500))
-    big = env.with_actions(m, 12, eta=0.2)
-    Qbig = T.extend_q(big, Q)
     chain_opt, chain_adv = T.chain_teachers(env.chain(3))
     return {
         "greedy": T.greedy(Q),
@@ -272,8 +259,8 @@ def all_teacher_policies():
         "softmax_cold": T.softmax_policy(Q * 1e3, 1e-3),  # underflows to exact zeros
         "softmax": T.softmax_policy(Q, 1.0),
         "noisy_greedy": T.flip_teacher(m, T.greedy(Q), 0.25, np.random.default_rng(1))[0],
-        "greedy_A12": T.greedy(Qbig),
-        "epsilon_greedy_A12": T.epsilon_greedy(Qbig),
+        "epsilon_greedy_A12": T.epsilon_greedy_moves(Q, 12),
+        "greedy_A12": T.epsilon_greedy_moves(Q, 12, epsilon=0.0),
         "chain_optimal": chain_opt.pi,
         "chain_adversarial": chain_adv.pi,
     }
@@ -328,3 +315,31 @@ def test_q_learning_reports_progress(monkeypatch):
     seen = []
     T.q_learning(m, np.random.default_rng(1), T.QLearningConfig(steps=50), progress=lambda d, n: seen.append((d, n)))
     assert seen[-1] == (50, 50) and len(seen) >= 2 and all(n == 50 for _, n in seen)
+
+
+def test_reverse_flip_swaps_the_top_move_with_its_opposite():
+    m = small_grids(8, B=3)
+    Q = T.q_learning(m, np.random.default_rng(0), T.QLearningConfig(steps=500))
+    pi = T.greedy(Q)
+    noisy, flipped = T.flip_teacher(m, pi, 0.5, np.random.default_rng(2), action="reverse")
+    top = pi.argmax(-1)
+    assert flipped.any()
+    np.testing.assert_array_equal(noisy.argmax(-1)[flipped], T.REVERSE_MOVE[top[flipped]])
+    np.testing.assert_array_equal(noisy[~flipped], pi[~flipped])
+    with pytest.raises(ValueError, match="flip action"):
+        T.flip_teacher(m, pi, 0.5, np.random.default_rng(2), action="nope")
+
+
+def test_flips_by_visit_mass_favour_frequent_states():
+    """With states="visits" a state is chosen with probability growing with d_pi(s):
+    over many draws, the flipped states' mean visitation exceeds the uniform rule's."""
+    m = small_grids(8, B=1)
+    Q = T.q_learning(m, np.random.default_rng(0), T.QLearningConfig(steps=2000))
+    pi = T.epsilon_greedy(Q, 0.5)
+    d = ev.state_visitation(m, pi)[0]
+    mass = {}
+    for rule in ("uniform", "visits"):
+        picked = [d[T.flip_teacher(m, pi, 0.2, np.random.default_rng(k), states=rule)[1][0]].mean()
+                  for k in range(200)]
+        mass[rule] = np.mean(picked)
+    assert mass["visits"] > 1.5 * mass["uniform"], mass

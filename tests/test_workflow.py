@@ -160,7 +160,7 @@ def test_second_run_has_nothing_to_do(copy_run):
 def test_changing_one_learning_rate_reruns_only_that_method(copy_run, tmp_path):
     repo, profile, root, env = copy_run
     cfg = yaml.safe_load(profile.read_text())
-    cfg["learning_rates"]["td_v_0"] = 0.05  # used by Figure 5 only
+    cfg["regimes"]["tiny"]["learning_rates"]["td_v_0"] = 0.05  # used by Figure 5 only
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(cfg))
     jobs, _ = planned_jobs(repo, changed, env=env)
@@ -240,9 +240,9 @@ def paper_jobs():
     [
         (lambda t: t.replace("  steps: 20, eval_every: 10}", "  eval_every: 10}", 1), "figure3.steps: missing"),
         (lambda t: t.replace("seed: 7\n", ""), "config key seed: missing"),
-        (lambda t: t.replace("n_mdps: 8\n", "n_mdps: 8\nn_mdps: 9\n"), "line 6: duplicate key 'n_mdps'"),
+        (lambda t: t.replace("n_mdps: 8\n", "n_mdps: 8\nn_mdps: 9\n"), "line 7: duplicate key 'n_mdps'"),
         (lambda t: t.replace("seed: 7\n", "seed: !!python/object/apply:os.getpid []\n"),
-         "line 4: could not determine a constructor for the tag 'tag:yaml.org,2002:python/object/apply:os.getpid'"),
+         "line 5: could not determine a constructor for the tag 'tag:yaml.org,2002:python/object/apply:os.getpid'"),
         (lambda t: t.replace("methods: [teacher_distill, on_policy_distill, on_policy_distill_r",
                              "methods: [nope, on_policy_distill, on_policy_distill_r", 1),
          "figure5.methods: unknown method name(s) ['nope']"),

@@ -6,8 +6,9 @@ the single initial state. Outcomes k = 0..4 are the moves left, right, up,
 down and "stay". Movement action ``a < 4`` produces its own move with
 probability ``1 - eta + eta/4`` and each other move with ``eta/4`` (the
 intended move with probability 1 - eta, else one of the four moves uniformly);
-a no-op action ``a >= 4`` stays with probability ``1 - eta`` and makes each move
-with ``eta/4``. A move that leaves the grid or enters a wall stays. Rewards
+a no-op action ``a >= 4`` (Figure 4) always stays: the transition noise applies
+to moves only (SPEC 2.1: the added actions "do not move the agent (never: no
+transition noise applies to them)"). A move that leaves the grid or enters a wall stays. Rewards
 belong to cells and are paid on entering them. After every action the
 episode stops with probability ``stop_prob`` (the absorbing state).
 
@@ -87,15 +88,19 @@ class GridConfig:
 
 
 def action_outcome_probs(n_actions: int, eta: float) -> np.ndarray:
-    """P(outcome | action) for grid worlds -> float[A, 5] (moves L, R, U, D, stay)."""
+    """P(outcome | action) for grid worlds -> float[A, 5] (moves L, R, U, D, stay).
+
+    A move: its own move with 1 - eta + eta/4, each other move with eta/4. A
+    no-op (a >= 4): stay with probability 1 (no transition noise).
+    """
     if n_actions < 4:
         raise ValueError(f"n_actions (|A|) must be at least 4, got {n_actions}")
     if not 0.0 <= eta <= 1.0:
         raise ValueError(f"eta must be a probability in [0, 1], got {eta}")
     p = np.zeros((n_actions, 5))
-    p[:, :N_MOVES] = eta / 4.0
+    p[:N_MOVES, :N_MOVES] = eta / 4.0
     p[np.arange(N_MOVES), np.arange(N_MOVES)] += 1.0 - eta
-    p[N_MOVES:, 4] = 1.0 - eta
+    p[N_MOVES:, 4] = 1.0
     return p
 
 

@@ -68,9 +68,11 @@ def q_teacher(mdps: TabularMDPs, teacher: dict, seed: int, ids: np.ndarray) -> t
 
 
 def noisy_teacher(mdps: TabularMDPs, Q: np.ndarray, noise: float, critic: str, mc_trajectories: int,
-                  seed: int, ids: np.ndarray) -> dict:
-    """Figure 5 teacher: greedy Q-learning policy with ``noise`` of its visited states flipped, and its critic."""
-    pi, flipped = teachers.flip_teacher(mdps, teachers.greedy(Q), noise, world_generators(seed, ids, "noisy"))
+                  seed: int, ids: np.ndarray, flip_action: str = "random", flip_states: str = "uniform") -> dict:
+    """Figure 5 teacher: greedy Q-learning policy with ``noise`` of its visited states flipped
+    (``teachers.flip_teacher``'s rules), and its critic."""
+    pi, flipped = teachers.flip_teacher(mdps, teachers.greedy(Q), noise, world_generators(seed, ids, "noisy"),
+                                        action=flip_action, states=flip_states)
     value = teachers.teacher_critic(mdps, pi, critic, world_generators(seed, ids, "mc_critic"), mc_trajectories)
     exact = evaluation.state_values(mdps, pi)
     return {

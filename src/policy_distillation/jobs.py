@@ -45,14 +45,18 @@ class DistillJob:
         ``n_actions``), ``noisy`` (Figure 5's flipped greedy teacher, with its
         critic), or the chain's ``optimal`` / ``adversarial`` teacher.
       world: ``grid`` (one shard of the dataset) or ``chain``.
-      lr, steps, eval_every, estimator, n_trajectories, baseline_every,
-        critic_every: the arguments of ``training.distill``.
+      lr, steps, eval_every, estimator, n_trajectories: the arguments of ``training.distill``.
+      sampler, unroll_length: how an update is sampled (``episode`` or ``unroll``).
+      optimiser: ``{"kind": "sgd"}`` or Adam / RMSProp with their settings (``optim.make_optimiser``).
+      critic: the critic of the pseudo-return (``return_critics.make_return_critic``),
+        ``{"kind": "none"}`` for methods that do not use one.
+      student_critic_every: K of the exact student critic V_theta (value-gated methods), or None.
       seed: the workflow's root seed.
       shard, shard_size, n_mdps: grid worlds ``shard * shard_size`` up to
         ``min((shard + 1) * shard_size, n_mdps)``.
       n_actions: |A| of the grid worlds (extra actions are no-ops, Figure 4).
       temperature: softmax teacher temperature (Figure 3).
-      epsilon, discount: epsilon-greedy teacher and the backup of its no-op actions (Figure 4).
+      epsilon: the epsilon-greedy teacher's exploration (Figure 4), spread over all ``n_actions``.
       chain_T, replicas, stop_prob: the chain (Figures 6 and 9).
       method_modules: modules to import first (they register methods not in the package).
     """
@@ -67,15 +71,17 @@ class DistillJob:
     world: str = "grid"
     estimator: str = "sampled"
     n_trajectories: int = 1
-    baseline_every: int | None = None
-    critic_every: int | None = None
+    sampler: str = "episode"
+    unroll_length: int | None = None
+    optimiser: tuple = (("kind", "sgd"),)
+    critic: tuple = (("kind", "none"),)
+    student_critic_every: int | None = None
     shard: int = 0
     shard_size: int = 0
     n_mdps: int = 0
     n_actions: int = 4
     temperature: float = 0.0
     epsilon: float = 0.1
-    discount: float = 0.99
     chain_T: int = 0
     replicas: int = 0
     stop_prob: float = 0.0
@@ -83,6 +89,10 @@ class DistillJob:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method_modules", tuple(self.method_modules))
+        for name in ("optimiser", "critic"):  # settings as sorted (key, value) pairs: hashable, stable text
+            value = getattr(self, name)
+            items = value.items() if isinstance(value, dict) else value
+            object.__setattr__(self, name, tuple(sorted((str(k), v) for k, v in items)))
         for name in self.method_modules:  # they register the methods they define
             importlib.import_module(name)
         if self.method not in REGISTRY:
@@ -130,7 +140,10 @@ class DistillJob:
 
     def params(self) -> dict:
         """The fields, sorted (Snakemake compares params by their text)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(asdict(self).items())}
+        out = {}
+        for k, v in sorted(asdict(self).items()):
+            out[k] = dict(v) if k in ("optimiser", "critic") else (list(v) if isinstance(v, tuple) else v)
+        return out
 
     @classmethod
     def from_params(cls, params) -> "DistillJob":
@@ -143,17 +156,20 @@ def _grid_shards(n_mdps: int, shard_size: int) -> list[int]:
 
 
 def figure_jobs(config: dict) -> dict[str, list[DistillJob]]:
-    """Every distillation job of Figures 3-6 (and 9) for a validated workflow config."""
-    lr = config["learning_rates"]
+    """Every distillation job of Figures 3-6 (and 9) for a validated, resolved workflow config
+    (``profiles.resolve``: regimes' learning rates read)."""
     common = {"seed": config["seed"], "n_trajectories": config["n_trajectories"],
               "method_modules": tuple(config.get("method_modules", ()))}
     size, n_all = config["shard_size"], config["n_mdps"]
 
     def base(fig: str, method: str) -> dict:
         section = config[fig.replace("fig", "figure")]
-        every = config["baseline_every"] if method in config["baseline_methods"] else None
-        return {**common, "figure": fig, "method": method, "lr": lr[method], "steps": section["steps"],
-                "eval_every": section["eval_every"], "baseline_every": every}
+        regime = config["regimes"][section["regime"]]
+        critic = regime["critic"] if method in regime["critic_methods"] else {"kind": "none"}
+        return {**common, "figure": fig, "method": method, "lr": regime["learning_rates"][method],
+                "steps": section["steps"], "eval_every": section["eval_every"], "sampler": regime["sampler"],
+                "unroll_length": regime.get("unroll_length") if regime["sampler"] == "unroll" else None,
+                "optimiser": regime["optimiser"], "critic": critic}
 
     f3, f4, f5, f6 = (config[k] for k in ("figure3", "figure4", "figure5", "figure6"))
     n3, n4 = min(f3["n_mdps"], n_all), min(f4["n_mdps"], n_all)
@@ -162,10 +178,10 @@ def figure_jobs(config: dict) -> dict[str, list[DistillJob]]:
                             n_mdps=n3)
                  for tau in f3["temperatures"] for m in f3["controls"] for s in _grid_shards(n3, size)],
         "fig4": [DistillJob(**base("fig4", m), teacher="epsilon_greedy", n_actions=int(a), shard=s, shard_size=size,
-                            n_mdps=n4, epsilon=config["teacher"]["epsilon"], discount=config["teacher"]["discount"])
+                            n_mdps=n4, epsilon=config["teacher"]["epsilon"])
                  for a in f4["actions"] for m in f4["methods"] for s in _grid_shards(n4, size)],
         "fig5": [DistillJob(**base("fig5", m), teacher="noisy", shard=s, shard_size=size, n_mdps=n_all,
-                            critic_every=config["student_critic_every"])
+                            student_critic_every=config["student_critic_every"])
                  for m in f5["methods"] for s in _grid_shards(n_all, size)],
         "fig6": [DistillJob(**base("fig6", m), world="chain", teacher=t, chain_T=int(T), replicas=f6["replicas"],
                             stop_prob=f6["stop_prob"])
@@ -200,9 +216,9 @@ def job_teacher(job: DistillJob, mdps: TabularMDPs, q: np.ndarray | None = None,
     if job.teacher == "softmax":
         return sub, Teacher(pi=teachers.softmax_policy(q[:n], job.temperature), name=f"softmax tau={job.temperature:g}")
     if job.teacher == "epsilon_greedy":
-        # the no-op actions get one exact Bellman backup (teachers.extend_q)
+        # the greedy move stays the most probable action; exploration covers every action
         wide = envs.with_actions(sub, job.n_actions, envs.grid_eta(sub))
-        pi = teachers.epsilon_greedy(teachers.extend_q(wide, q[:n], discount=job.discount), job.epsilon)
+        pi = teachers.epsilon_greedy_moves(q[:n], job.n_actions, job.epsilon)
         return wide, Teacher(pi=pi, name=f"epsilon-greedy |A|={job.n_actions}")
     return sub, Teacher(pi=noisy["pi"][:n], value=noisy["value"][:n], name="noisy Q-learning")
 
@@ -220,11 +236,12 @@ def run_distill(job: DistillJob, mdps: TabularMDPs | None = None, q: np.ndarray 
         if mdps is None:
             raise ValueError(f"job {job.key} needs its shard's grid worlds")
         worlds, teacher = job_teacher(job, mdps, q, noisy)
-    critic = {"kind": "exact", "every": job.critic_every} if job.critic_every else None
+    critic = {"kind": "exact", "every": job.student_critic_every} if job.student_critic_every else None
     ids = job.world_ids()
     res = distill(worlds, teacher, job.method, job.estimator, steps=job.steps, lr=job.lr, eval_every=job.eval_every,
-                  n_trajectories=job.n_trajectories, baseline_every=job.baseline_every, critic=critic, progress=log,
-                  seed=job_seed(job.seed, job.figure, *job.setting.values()), world_ids=ids)
+                  n_trajectories=job.n_trajectories, critic=critic, progress=log,
+                  seed=job_seed(job.seed, job.figure, *job.setting.values()), world_ids=ids, sampler=job.sampler,
+                  unroll_length=job.unroll_length, optimiser=dict(job.optimiser), return_critic=dict(job.critic))
     run = {"steps": res.steps, "returns": res.returns, "kl_teacher": res.kl_teacher, "kl_student": res.kl_student,
            "kl_uniform": res.kl_uniform, "teacher_return": res.teacher_return, "mdp": ids, "labels": job.labels}
     if job.teacher == "softmax":

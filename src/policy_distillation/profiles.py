@@ -110,24 +110,26 @@ def validate(config: dict, schema_path: str | Path = REPO / SCHEMA) -> None:
 
 
 def resolve(config: dict, root: str | Path = REPO) -> dict:
-    """The config with ``learning_rates`` read from its JSON file when it names one (a copy).
+    """The config with every regime's ``learning_rates`` read from its JSON file when it names one (a copy).
 
-    The tuning output (``figures/learning_rates.json``) is then used as written,
-    never copied into the profile by hand.
+    The tuning output (e.g. ``figures/learning_rates.json``) is then used as
+    written, never copied into the profile by hand.
     """
     out = copy.deepcopy(config)
-    rates = out["learning_rates"]
-    if isinstance(rates, str):
-        path = Path(root) / rates
-        try:
-            rates = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise ProfileError(f"config key learning_rates: cannot read {path}: {err}") from err
-        bad = {k: v for k, v in rates.items() if not isinstance(v, (int, float)) or not v > 0}
-        if not isinstance(rates, dict) or bad:
-            raise ProfileError(f"config key learning_rates: {path} must map method names to positive numbers; "
-                               f"bad entries {bad}")
-        out["learning_rates"] = {k: float(v) for k, v in rates.items()}
+    for name, regime in out["regimes"].items():
+        rates = regime["learning_rates"]
+        if isinstance(rates, str):
+            path = Path(root) / rates
+            key = f"regimes.{name}.learning_rates"
+            try:
+                rates = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError) as err:
+                raise ProfileError(f"config key {key}: cannot read {path}: {err}") from err
+            bad = {k: v for k, v in rates.items() if not isinstance(v, (int, float)) or not v > 0}
+            if not isinstance(rates, dict) or bad:
+                raise ProfileError(f"config key {key}: {path} must map method names to positive numbers; "
+                                   f"bad entries {bad}")
+            regime["learning_rates"] = {k: float(v) for k, v in rates.items()}
     return out
 
 
@@ -152,10 +154,20 @@ def scale_text(config: dict) -> str:
     f3, f4, f5, f6 = (config[k] for k in ("figure3", "figure4", "figure5", "figure6"))
     n = config["n_mdps"]
     actions = ", ".join(str(a) for a in f4["actions"])
+    regimes = "; ".join(f"regime {name}: {regime_text(r)}" for name, r in sorted(config["regimes"].items()))
     return (
         f"profile {config['profile']}: {n} grid worlds (seed {config['seed']}); "
         f"Fig. 3: {min(f3['n_mdps'], n)} worlds x {f3['steps']} steps; "
         f"Fig. 4: {min(f4['n_mdps'], n)} worlds x {f4['steps']} steps, actions ({actions}); "
         f"Fig. 5: {n} worlds x {f5['steps']} steps; "
-        f"Fig. 6/9: {f6['replicas']} chains x {f6['steps']} steps"
+        f"Fig. 6/9: {f6['replicas']} chains x {f6['steps']} steps; {regimes}"
     )
+
+
+def regime_text(regime: dict) -> str:
+    """A regime in words, e.g. 'unroll of 20 steps, adam, exact critic (every 100)'."""
+    sampler = "whole episodes" if regime["sampler"] == "episode" else f"unrolls of {regime['unroll_length']} steps"
+    critic = regime["critic"]
+    crit = {"none": "no critic", "exact": f"exact critic (every {critic.get('every')} steps)",
+            "td": f"TD({critic.get('lambda')}) critic"}[critic["kind"]]
+    return f"{sampler}, {regime['optimiser']['kind']}, {crit}"

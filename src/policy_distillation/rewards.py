@@ -118,9 +118,15 @@ def expected_pseudo_reward(reward: PseudoReward, states: StateBatch,
         rho = rho + reward.now_state(states)[..., None]
     if reward.env:
         rho = rho + env_reward_sa
-    u = np.zeros((B, S))
+    return rho, expected_next_part(reward, states)
+
+
+def expected_next_part(reward: PseudoReward, states: StateBatch) -> np.ndarray:
+    """u(s) = next_state(s) + sum_a pi_theta(a|s) next_sa(s, a): the next-state part of rhat paid on
+    entering s, in expectation over the student's next action -> float[B, S]."""
+    u = np.zeros(states.shape[:2])
     if reward.next_state is not None:
         u = u + reward.next_state(states)
     if reward.next_sa is not None:
         u = u + np.einsum("bsa,bsa->bs", states.student_pi, reward.next_sa(states))
-    return rho, u
+    return u

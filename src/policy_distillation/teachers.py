@@ -17,15 +17,12 @@ pi when its exact expected number of visits from the initial distribution,
 either round-off of an exact 0 or states pi reaches so rarely that no sampled
 trajectory would ever show them.
 
-No-op actions (Figure 4, |A| > 4). Q-learning runs on the 4 moves; the Q of
-every extra action is one Bellman optimality backup of the learned table,
-``Q(s, a) = r(s, a) + discount * E[cont * max_{a' < 4} Q(s', a')]``
-(:func:`extend_q`). Why the max rather than the teacher's V_pi: this is
-exactly the target tabular Q-learning uses for (s, a), so it is the value a
-Q-learner over all A actions would assign to the no-op, and it makes one Q
-table serve every teacher policy derived from it (epsilon-greedy, greedy,
-softmax at any temperature) instead of one table per policy. A teacher V can
-still be passed in (``next_values``).
+No-op actions (Figure 4, |A| > 4). Q-learning runs on the 4 moves; the teacher
+over all actions is epsilon-greedy on the learned moves with its exploration mass
+spread over every action (:func:`epsilon_greedy_moves`), so its most probable
+action is always a move (SPEC 2.1). (An earlier version extended Q to the no-ops
+by one Bellman backup of unconverged Q-values; at |A| >= 64 the teacher then
+preferred a no-op in half of the states.)
 """
 
 from __future__ import annotations
@@ -241,43 +238,67 @@ def visited_states(mdps: TabularMDPs, pi: np.ndarray, threshold: float = VISITED
     return evaluation.state_visitation(mdps, mdps.check_policy(pi)) > threshold
 
 
+FLIP_ACTIONS = ("random", "reverse")  # the action swapped with the top one
+FLIP_STATES = ("uniform", "visits")  # how the flipped states are chosen among the visited ones
+REVERSE_MOVE = np.array([1, 0, 3, 2])  # left <-> right, up <-> down (environments.MOVES)
+
+
 def flip_teacher(
     mdps: TabularMDPs, pi: np.ndarray, fraction: float,
     rng: np.random.Generator | Sequence[np.random.Generator],
+    action: str = "random", states: str = "uniform",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Noisy teacher of Figure 5: swap the top action's probability in a fraction of visited states.
 
     In each MDP, ``round(fraction * n_visited)`` of the states pi visits
-    (:func:`visited_states`) are drawn uniformly without replacement; in each,
-    the probability of the most probable action (first on ties) is swapped
-    with that of another action drawn uniformly among the other A - 1. All
-    other states are left untouched. If the drawn action ties with the top
-    one the swap cannot change that state; the Q-learning teachers here
-    (greedy, epsilon-greedy with eps < 1) have a unique top action.
+    (:func:`visited_states`) are chosen without replacement: uniformly
+    (``states="uniform"``) or with probability proportional to pi's expected
+    visits d_pi(s) (``"visits"``, weighted sampling by the keys u^(1/d)). In
+    each, the probability of the most probable action (first on ties) is
+    swapped with that of another action: one drawn uniformly among the other
+    A - 1 (``action="random"``) or the grid move in the opposite direction
+    (``"reverse"``: the top action must be one of the four moves). All other
+    states are left untouched. The paper does not say which rule it used; both
+    are open settings (SPEC 2.2).
 
     Args:
       pi: float[B, S, A] teacher policy.
       fraction: share of visited states to flip, in [0, 1] (Figure 5: 0.25).
       rng: one Generator per MDP (each MDP's flips from its own stream), or one split into one per MDP.
+      action: "random" or "reverse"; states: "uniform" or "visits".
     Returns:
       (noisy policy float[B, S, A], flipped bool[B, S]).
     """
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction must lie in [0, 1], got {fraction}")
+    if action not in FLIP_ACTIONS:
+        raise ValueError(f"flip action must be one of {FLIP_ACTIONS}, got {action!r}")
+    if states not in FLIP_STATES:
+        raise ValueError(f"flip states must be one of {FLIP_STATES}, got {states!r}")
     pi = mdps.check_policy(pi)
     B, S, A = pi.shape
     if A < 2 and fraction > 0:
         raise ValueError("flipping needs at least two actions")
-    visited = visited_states(mdps, pi)
+    visits = evaluation.state_visitation(mdps, pi)
+    visited = visits > VISITED_THRESHOLD
     n_flip = np.rint(fraction * visited.sum(axis=1)).astype(np.int64)  # round half to even
     gens = split_generator(rng, B)
-    keys = np.where(visited, uniforms(gens, S), np.inf)
+    u = uniforms(gens, S)
+    if states == "uniform":
+        keys = np.where(visited, u, np.inf)
+    else:  # Efraimidis-Spirakis: the n smallest -log(u) / w are a weighted sample without replacement
+        with np.errstate(divide="ignore"):
+            keys = np.where(visited, -np.log(u) / np.where(visited, visits, 1.0), np.inf)
     rank = np.argsort(np.argsort(keys, axis=1, kind="stable"), axis=1, kind="stable")
     flipped = rank < n_flip[:, None]
     top = pi.argmax(axis=-1)  # [B, S]
     other = (np.stack([g.integers(A - 1, size=S) for g in gens]) if A > 1
              else np.zeros((B, S), dtype=np.int64))
     other = other + (other >= top)  # uniform over the A - 1 actions != top
+    if action == "reverse":
+        if A < 4 or np.any(top[flipped] >= 4):
+            raise ValueError("the reverse flip needs the top action to be one of the four grid moves")
+        other = REVERSE_MOVE[np.minimum(top, 3)]
     bb, ss = np.nonzero(flipped)
     out = pi.copy()
     t, o = top[bb, ss], other[bb, ss]
@@ -286,50 +307,29 @@ def flip_teacher(
 
 
 # ----------------------------------------------------------- |A| > 4 (Fig. 4)
-def extend_q(
-    mdps: TabularMDPs,
-    q_learned: np.ndarray,
-    discount: float = DISCOUNT,
-    next_values: np.ndarray | None = None,
-) -> np.ndarray:
-    """Q over all A actions from a table learned on the first A0 (Figure 4; module docstring).
+def epsilon_greedy_moves(q_moves: np.ndarray, n_actions: int, epsilon: float = EPSILON) -> np.ndarray:
+    """Figure 4's teacher over |A| actions from Q-learning on the four moves.
 
-    ``Q(s, a) = q_learned(s, a)`` for a < A0 and, for a >= A0, one Bellman backup
-    ``r(s, a) + discount * E[cont * V(s')]`` with ``V = max_{a' < A0} q_learned``
-    (default) or ``next_values``. Works on whatever batch it is given: for
-    A = 4096 and B = 1000 the result alone is 13 GB, so call it on shards,
-    ``extend_q(mdps.subset(sl), q[sl])`` (see :func:`shards`). No
-    [B, S, A, S] array is built.
+    pi(a | s) = (1 - eps) [a = argmax_{a' < 4} Q(s, a')] + eps / |A|: the most
+    probable action is always the Q-learning greedy move (first on ties), and
+    the exploration mass is spread over every action, no-ops included (SPEC 2.1:
+    "the teacher's most probable action stays a move").
 
     Args:
-      mdps: batch with A >= A0 actions (e.g. ``environments.with_actions``).
-      q_learned: float[B, S, A0] Q of the first A0 actions.
-      next_values: optional float[B, S] bootstrap values instead of the max.
+      q_moves: float[B, S, 4] Q-learning values of the moves.
+      n_actions: |A| >= 4 (actions 4.. are the no-ops of ``environments.with_actions``).
     Returns:
-      float[B, S, A].
+      float[B, S, |A|].
     """
-    q = _check_q(q_learned)
-    B, S, A0 = q.shape
-    if (B, S) != (mdps.B, mdps.S) or A0 > mdps.A:
-        raise ValueError(f"q_learned must be float[B, S, A0]={mdps.B, mdps.S}, A0 <= {mdps.A}; got {q.shape}")
-    if not 0.0 <= discount <= 1.0:
-        raise ValueError(f"discount must lie in [0, 1], got {discount}")
-    if next_values is None:
-        V = q.max(axis=-1)
-    else:
-        V = np.asarray(next_values, dtype=np.float64)
-        if V.shape != (B, S):
-            raise ValueError(f"next_values must be float[B, S]={B, S}, got {V.shape}")
-    Q = mdps.reward_sa() + discount * mdps.expect_next(V)
-    Q[..., :A0] = q
-    return Q
-
-
-def shards(B: int, size: int):
-    """Slices covering range(B) in blocks of ``size`` MDPs (for |A| = 4096 teachers)."""
-    if size < 1:
-        raise ValueError(f"shard size must be >= 1, got {size}")
-    return [slice(lo, min(lo + size, B)) for lo in range(0, B, size)]
+    q = _check_q(q_moves)
+    if not 0.0 <= epsilon <= 1.0:
+        raise ValueError(f"epsilon must lie in [0, 1], got {epsilon}")
+    if int(n_actions) != n_actions or n_actions < q.shape[-1]:
+        raise ValueError(f"n_actions must be an integer >= {q.shape[-1]}, got {n_actions}")
+    B, S, _ = q.shape
+    pi = np.full((B, S, int(n_actions)), epsilon / n_actions)
+    np.put_along_axis(pi, q.argmax(axis=-1)[..., None], (1.0 - epsilon) + epsilon / n_actions, axis=-1)
+    return pi
 
 
 # ------------------------------------------------------------- chain (Fig. 6)

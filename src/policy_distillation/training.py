@@ -35,6 +35,8 @@ import numpy as np
 
 from . import evaluation as ev
 from .critics import Critic, make_critic
+from .optim import Optimiser, make_optimiser
+from .return_critics import make_return_critic
 from .exact import expected_update, pseudo_action_values
 from .mdp import TabularMDPs
 from .methods import DistillContext, Method, Teacher, get_method
@@ -221,8 +223,11 @@ def distill(
     n_trajectories: int = DEFAULT_N_TRAJECTORIES,
     critic: str | dict | Critic | None = None,
     progress: Callable[[dict], None] | logging.Logger | None = None,
-    baseline_every: int | None = None,
     world_ids: np.ndarray | None = None,
+    sampler: str = "episode",
+    unroll_length: int | None = None,
+    optimiser: str | dict | Optimiser = "sgd",
+    return_critic: str | dict | None = None,
 ) -> DistillResult:
     """Distil ``teacher`` into zero-initialised (uniform) tabular softmax students.
 
@@ -233,25 +238,28 @@ def distill(
       estimator: ``'exact'`` (expected update) or ``'sampled'`` (Eq. (1) from
         ``n_trajectories`` trajectories per MDP per step).
       steps: number of optimisation steps.
-      lr: step size of ``theta <- theta - lr * G``.
+      lr: the optimiser's learning rate.
       seed: seed of the run's random streams (sampled estimator only): one
         Generator per trajectory slot of each world (``streams.world_generators``).
-      world_ids: int[B] global ids of the worlds (default 0..B-1): world b's draws
-        come from a stream of (seed, world_ids[b]) alone, so a world's curve does
-        not depend on which other worlds share its batch (shards).
       eval_every: checkpoint spacing (step 0, the last step and a 1-2-5 sequence of
         early steps are always included; :func:`checkpoint_steps`).
-      n_trajectories: N for the sampled estimator (default 1: one episode per
-        MDP per step, the single-trajectory Monte Carlo estimate of Eq. (1)).
+      n_trajectories: N for the sampled estimator (default 1).
       critic: student critic V_theta for methods that need one (value-gated):
         ``critics.make_critic`` spec; default exact every K = 100 steps. A TD
         critic needs the sampled estimator.
-      baseline_every: sampled estimator only: subtract the exact value of the
-        pseudo-reward under the current student, Vhat(s_t) (``exact.pseudo_action_values``),
-        recomputed every this many steps, from the score weight. A state-only
-        baseline leaves the expected update unchanged (tested) and removes the
-        variance that one long trajectory's return-to-go brings (~100 summed
-        terms in the grid worlds). None: no baseline.
+      world_ids: int[B] global ids of the worlds (default 0..B-1): world b's draws
+        come from a stream of (seed, world_ids[b]) alone, so a world's curve does
+        not depend on which other worlds share its batch (shards).
+      sampler: sampled estimator only: ``'episode'`` or ``'unroll'`` with
+        ``unroll_length`` steps (``sampling.estimator.SampledEstimator``).
+      optimiser: ``'sgd'``, ``'adam'``, ``'rmsprop'`` or a dict with ``kind`` and
+        settings (``optim.make_optimiser``).
+      return_critic: critic of the pseudo-return for methods whose score weight is
+        a return (``return_critics.make_return_critic``: None / ``'none'``,
+        ``{'kind': 'exact', 'every': K}``, ``{'kind': 'td', 'step_size': a, 'lambda': l}``):
+        a state baseline under either sampler, and the bootstrap value of the
+        ``unroll`` sampler's cut returns. A baseline leaves the expected update
+        unchanged (tested); without a critic unroll returns are truncated.
       progress: callback receiving a dict (steps_done, steps, elapsed_s,
         steps_per_s, eta_s) about every 30 s and at the end, or a Logger.
     Returns:
@@ -264,8 +272,7 @@ def distill(
         raise ValueError(f"steps must be a non-negative integer, got {steps}")
     if int(eval_every) != eval_every or eval_every < 1:
         raise ValueError(f"eval_every must be a positive integer, got {eval_every}")
-    if not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a positive number, got {lr}")
+    opt = make_optimiser(optimiser, lr)
     if "teacher_value" in method.needs and teacher.value is None:
         raise ValueError(f"method {method.name} needs a teacher critic: Teacher.value is None")
     teacher_pi = mdps.check_policy(teacher.pi, "teacher pi")
@@ -274,16 +281,20 @@ def distill(
         if crit.needs_transitions and estimator != "sampled":
             raise ValueError("a TD critic learns from sampled trajectories: use estimator='sampled'")
         crit.reset(mdps)
+    uses_return = estimator == "sampled" and method.has_score_term and method.bootstrap is None
+    ret = make_return_critic(return_critic if uses_return else None)
+    ret.reset(mdps.B, mdps.S)
 
     logits = np.zeros((mdps.B, mdps.S, mdps.A))
     ids = np.arange(mdps.B) if world_ids is None else np.asarray(world_ids)
     if ids.shape != (mdps.B,):
         raise ValueError(f"world_ids must be int[B] with B={mdps.B}, got shape {ids.shape}")
-    rng = TrajectoryStreams(world_generators(seed, ids, "distill", slots=n_trajectories))
-    est = None
+    est = rng = None
     if estimator == "sampled":
         est = SampledEstimator(mdps, teacher, method, n_trajectories,
-                               record_rewards=crit is not None and crit.needs_transitions)
+                               record_rewards=crit is not None and crit.needs_transitions, sampler=sampler,
+                               unroll_length=unroll_length)
+        rng = TrajectoryStreams(world_generators(seed, ids, "distill", slots=n_trajectories), sampler=sampler)
     evaluate = _Evaluator(mdps, teacher_pi)
     checkpoints = checkpoint_steps(steps, eval_every)
     curves = {m: [] for m in METRICS}
@@ -294,21 +305,22 @@ def distill(
             curves[name].append(value)
 
     record()
-    if baseline_every is not None and (int(baseline_every) != baseline_every or baseline_every < 1):
-        raise ValueError(f"baseline_every must be a positive integer or None, got {baseline_every}")
-    use_baseline = est is not None and baseline_every is not None and method.has_score_term
-    base = None
+    td_lambda = getattr(ret, "lam", None) if ret.needs_transitions else None
     for step in range(steps):
         v_student = crit.value(step, logits) if crit is not None else None
-        if use_baseline and step % baseline_every == 0:
-            base = pseudo_value(method, mdps, teacher, logits, v_student, teacher_log=evaluate.teacher_log)
         if est is None:
             ctx = DistillContext(mdps, teacher_pi, logits, teacher.value, v_student, evaluate.teacher_log)
-            logits -= lr * expected_update(method, ctx)
+            opt.begin_step()
+            opt.apply_dense(logits, expected_update(method, ctx))
         else:
-            trans = est.sgd_step(logits, lr, rng, student_value=v_student, baseline=base)
+            V = ret.values(step, lambda: pseudo_value(method, mdps, teacher, logits, v_student,
+                                                      teacher_log=evaluate.teacher_log))
+            trans = est.step(logits, opt, rng, student_value=v_student, baseline=V, critic_values=V,
+                             td_lambda=td_lambda)
             if crit is not None:
                 crit.observe(trans)
+            if td_lambda is not None:
+                ret.observe(trans.flat_state, trans.return_target)
         if step + 1 in checkpoints:
             record()
         report(step + 1)
@@ -323,5 +335,6 @@ def distill(
         info={"method": method.name, "estimator": estimator, "lr": float(lr), "seed": int(seed),
               "steps": int(steps), "n_trajectories": int(n_trajectories),
               "critic": repr(crit) if crit is not None else None, "teacher": teacher.name,
-              "baseline_every": baseline_every if use_baseline else None},
+              "sampler": sampler, "unroll_length": unroll_length, "optimiser": repr(opt),
+              "return_critic": repr(ret)},
     )

@@ -31,7 +31,7 @@ from .training import distill
 log = logging.getLogger(__name__)
 CANDIDATES = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
 TUNING_SEED = 987_654  # distinct from every workflow seed
-BASELINE_EVERY = 100  # as the workflow configs (baseline_every, baseline_methods)
+BASELINE_EVERY = 100  # as the workflow profiles (regimes.classic: critic every, critic_methods)
 BASELINE_METHODS = ("entropy_regularised", "expected_entropy_regularised", "entropy_regularised_r",
                     "expected_entropy_regularised_r")
 
@@ -49,8 +49,9 @@ def tuning_problem(n_mdps: int, q_steps: int, seed: int = TUNING_SEED):
 
 def score(mdps, teacher: Teacher, method: str, lr: float, steps: int, eval_every: int, seed: int) -> float:
     """Normalised area under the mean return curve (1.0 = at the teacher's return from step 0)."""
+    critic = {"kind": "exact", "every": BASELINE_EVERY} if method in BASELINE_METHODS else None
     res = distill(mdps, teacher, method, "sampled", steps=steps, lr=lr, eval_every=eval_every, seed=seed,
-                  baseline_every=BASELINE_EVERY if method in BASELINE_METHODS else None)
+                  return_critic=critic)
     ret = res.returns.mean(axis=1)
     if not np.all(np.isfinite(ret)):
         return float("-inf")

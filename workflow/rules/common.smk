@@ -41,14 +41,19 @@ for _key, _names in (
     ("figure4.methods", config["figure4"]["methods"]),
     ("figure5.methods", config["figure5"]["methods"]),
     ("figure6.methods", config["figure6"]["methods"]),
-    ("learning_rates", list(config["learning_rates"])),
-    ("baseline_methods", config["baseline_methods"]),
 ):
     _check_methods(_key, _names)
-_needed = {m for f in ("figure4", "figure5", "figure6") for m in config[f]["methods"]}
-_missing_lr = sorted((_needed | set(config["figure3"]["controls"])) - set(config["learning_rates"]))
-if _missing_lr:
-    raise ValueError(f"config learning_rates: missing key(s) {_missing_lr} for methods the figures use")
+for _name, _regime in config["regimes"].items():
+    _check_methods(f"regimes.{_name}.learning_rates", list(_regime["learning_rates"]))
+    _check_methods(f"regimes.{_name}.critic_methods", _regime["critic_methods"])
+for _fig in ("figure3", "figure4", "figure5", "figure6"):
+    _regime = config[_fig]["regime"]
+    if _regime not in config["regimes"]:
+        raise ValueError(f"config {_fig}.regime: unknown regime {_regime!r}; known: {sorted(config['regimes'])}")
+    _methods = config[_fig]["controls" if _fig == "figure3" else "methods"]
+    _missing_lr = sorted(set(_methods) - set(config["regimes"][_regime]["learning_rates"]))
+    if _missing_lr:
+        raise ValueError(f"config regimes.{_regime}.learning_rates: missing key(s) {_missing_lr} for {_fig}")
 
 OUTPUT_ROOT = str(REPO / profiles.output_root(config))
 SCALE = profiles.scale_text(config)

@@ -33,6 +33,8 @@ rule noisy_teacher:
         "../../environment.yml"
     params:
         noise=config["figure5"]["noise"],
+        flip_action=config["figure5"]["flip_action"],
+        flip_states=config["figure5"]["flip_states"],
         critic=config["figure5"]["critic"],
         mc_trajectories=config["figure5"]["mc_trajectories"],
         seed=config["seed"],

@@ -12,6 +12,6 @@ mdps = TabularMDPs.load(sm.input.mdps)
 with np.load(sm.input.q) as z:
     Q = z["Q"]
 ids = shard_ids(int(sm.wildcards.shard), p.shard_size, p.n_mdps)
-out = noisy_teacher(mdps, Q, p.noise, p.critic, p.mc_trajectories, p.seed, ids)
+out = noisy_teacher(mdps, Q, p.noise, p.critic, p.mc_trajectories, p.seed, ids, p.flip_action, p.flip_states)
 save_npz(sm.output[0], out)
 log.info("noisy teachers: %s", {k: float(np.mean(v)) for k, v in out.items() if np.ndim(v) == 1})

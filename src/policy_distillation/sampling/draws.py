@@ -91,22 +91,26 @@ class TrajectoryStreams(UniformSource):
 
     Slot ``i = b * N + n`` (trajectory n of world b) owns ``generators[i]``
     (``streams.world_generators(seed, world_ids, slots=N)``). In every update
-    slot i reads its stream in a fixed layout: ``[initial, length]`` then, per
-    time step t, ``[outcome, continuation, action]``; after the update it
-    advances by ``2 + 3 * (steps it took)``. A slot's draws therefore depend
+    slot i reads its stream in a fixed layout (``LAYOUTS``): for episodes
+    ``[initial, length]`` then, per time step t, ``[outcome, continuation,
+    action]``; after the update it advances by ``2 + 3 * (steps it took)``. A slot's draws therefore depend
     only on its own trajectory, never on the other worlds of the batch: the
     workflow's curves do not depend on how worlds are split into shards.
     Values are read ahead in blocks (a Generator's doubles come out in the
     same sequence however they are requested).
     """
 
-    HEAD = 2  # initial state, episode length
-    STRIDE = 3  # per time step: outcome, continuation, action
+    # (head, stride) of each sampler's layout: episodes read [initial, length] then per step
+    # [outcome, continuation, action]; unrolls read per step [outcome, continuation, restart, action]
+    LAYOUTS = {"episode": (2, 3), "unroll": (0, 4)}
 
-    def __init__(self, generators, capacity: int = 1024):
+    def __init__(self, generators, capacity: int = 1024, sampler: str = "episode"):
         self.gens = list(generators)
         if not self.gens or not all(isinstance(g, np.random.Generator) for g in self.gens):
             raise TypeError("generators must be a non-empty list of numpy.random.Generator")
+        if sampler not in self.LAYOUTS:
+            raise ValueError(f"sampler must be one of {sorted(self.LAYOUTS)}, got {sampler!r}")
+        self.HEAD, self.STRIDE = self.LAYOUTS[sampler]
         n = len(self.gens)
         self.buf = np.empty((n, int(capacity)))
         self.lo = np.zeros(n, dtype=np.int64)  # start of the current update's block in buf
@@ -156,7 +160,7 @@ class TrajectoryStreams(UniformSource):
         return np.stack([self._at(ids, base + j) for j in range(width)])
 
     def actions(self, ids: np.ndarray, times: np.ndarray) -> np.ndarray:
-        return self._at(ids, self.HEAD + self.STRIDE * times + 2)
+        return self._at(ids, self.HEAD + self.STRIDE * times + self.STRIDE - 1)
 
     def finish(self, steps: np.ndarray) -> None:
         """The update is over: slot i took ``steps[i]`` steps."""

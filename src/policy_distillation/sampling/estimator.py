@@ -29,12 +29,13 @@ import numpy as np
 
 from ..mdp import TabularMDPs
 from ..methods import Method, Teacher, get_method
-from ..rewards import sampled_pseudo_reward
+from ..optim import SGD, Optimiser
 from .draws import UniformSource, as_source
-from .rollout import RolloutPlan, rollout
+from .rollout import Records, RolloutPlan, rollout, rollout_unroll
 from .row_states import RowStates, TeacherTables, Workspace
 from .rows import ControlMarginal, student_rows
-from .update import RowUpdate, return_to_go
+from .update import RowUpdate
+from .weights import Boundary, score_weights
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Transitions:
         rewards and no action was drawn).
       cont: bool[M] the episode continues to s_{t+1}.
       n_states: S; n_trajectories: N.
+      return_target: float[M] lambda-return targets for a TD critic of the pseudo-return, or None.
     Derived: mdp, state, next_state (int[M]).
     """
 
@@ -66,6 +68,7 @@ class Transitions:
     cont: np.ndarray
     n_states: int
     n_trajectories: int
+    return_target: np.ndarray | None = None
 
     @property
     def mdp(self) -> np.ndarray:
@@ -91,10 +94,15 @@ class SampledEstimator:
       n_trajectories: N, trajectories per MDP per optimisation step.
       record_rewards: also draw actions when the MDP pays action rewards, so that
         ``Transitions.reward`` is always set (a TD critic needs it).
+      sampler: ``"episode"`` (one whole episode per trajectory per step) or
+        ``"unroll"`` (``unroll_length`` steps of trajectories that persist across
+        steps, restarting from the initial state when an episode ends; see ``weights``).
     """
 
+    SAMPLERS = ("episode", "unroll")
+
     def __init__(self, mdps: TabularMDPs, teacher: Teacher, method: Method | str, n_trajectories: int = 1,
-                 record_rewards: bool = False):
+                 record_rewards: bool = False, sampler: str = "episode", unroll_length: int | None = None):
         if mdps.gamma != 1.0:
             raise ValueError("distillation updates are undiscounted and episodic (gamma = 1); "
                              f"got gamma = {mdps.gamma}")
@@ -105,6 +113,12 @@ class SampledEstimator:
             raise TypeError(f"teacher must be a methods.Teacher, got {type(teacher).__name__}")
         if int(n_trajectories) != n_trajectories or n_trajectories < 1:
             raise ValueError(f"n_trajectories (N) must be a positive integer, got {n_trajectories}")
+        if sampler not in self.SAMPLERS:
+            raise ValueError(f"sampler must be one of {self.SAMPLERS}, got {sampler!r}")
+        if sampler == "unroll" and (unroll_length is None or int(unroll_length) != unroll_length
+                                    or unroll_length < 1):
+            raise ValueError(f"the unroll sampler needs unroll_length >= 1, got {unroll_length}")
+        self.sampler, self.unroll_length = sampler, None if sampler == "episode" else int(unroll_length)
         value = None
         if "teacher_value" in method.needs:
             if teacher.value is None:
@@ -125,6 +139,7 @@ class SampledEstimator:
         self._bound = None  # the logits array the sgd_step cache describes
         self._cache = None
         self._inv = np.full(self.B * self.S + 1, -1, dtype=np.int64)
+        self._walkers = None  # unroll: the flat state of every trajectory slot, kept across steps
 
     # ------------------------------------------------------------- checks
     def _check_logits(self, logits: np.ndarray) -> np.ndarray:
@@ -153,8 +168,27 @@ class SampledEstimator:
         return self._check_states(student_value, "student_value")
 
     # ---------------------------------------------------------------- core
+    def _rollout(self, table: np.ndarray, source: UniformSource) -> Records:
+        if self.sampler == "episode":
+            return rollout(self.plan, table, source)
+        if self._walkers is None:
+            self._walkers = self.plan.start_states(source)
+        rec, self._walkers = rollout_unroll(self.plan, table, source, self._walkers, self.unroll_length)
+        return rec
+
+    def _boundary(self, rec: Records, flat: np.ndarray, lse: np.ndarray, student_value) -> Boundary | None:
+        """The unroll's last steps whose episode goes on (their s_L is bootstrapped), or None for episodes."""
+        if self.sampler == "episode":
+            return None
+        last = np.flatnonzero(np.r_[rec.traj[1:] != rec.traj[:-1], True] & rec.cont)
+        s_next = self.plan.next_flat[rec.state[last] * self.K + rec.outcome[last]]
+        rows, row = np.unique(s_next, return_inverse=True)
+        states = RowStates(self.teacher, rows, flat, lse[rows], student_value, self._ws, tag="/boundary")
+        return Boundary(index=last, states=states, row=row.reshape(-1), flat=s_next)
+
     def _estimate_rows(self, flat: np.ndarray, cache, source: UniformSource, student_value: np.ndarray | None,
-                       scale: float, baseline: np.ndarray | None = None):
+                       scale: float, baseline: np.ndarray | None = None, critic_values: np.ndarray | None = None,
+                       td_lambda: float | None = None):
         """One sampled step -> (visited rows, their :class:`update.RowUpdate` of scale * N * G, transitions).
 
         ``scale`` multiplies the per-trajectory sum (1/N for the update, lr/N for
@@ -162,16 +196,18 @@ class SampledEstimator:
         """
         lse, table, block_probs = cache
         meth, K = self.method, self.K
-        rec = rollout(self.plan, table, source)
+        rec = self._rollout(table, source)
         counts = np.bincount(rec.state, minlength=self.B * self.S)
         rows = np.flatnonzero(counts)
         inv = self._inv
         inv[rows] = np.arange(rows.size)
         states = RowStates(self.teacher, rows, flat, lse[rows], student_value, self._ws)
         upd = RowUpdate(rows.size, chunk=self.rows.chunk)
-        action = reward = None
+        action = reward = targets = None
+        next_flat = self.plan.next_flat[rec.state * K + rec.outcome]
         if self.need_actions:
             rec = rec.trajectory_major()
+            next_flat = self.plan.next_flat[rec.state * K + rec.outcome]
             row = inv[rec.state]
             u = source.actions(rec.traj, rec.time)
             action = self.rows.draw_actions(states, row, rec.state, rec.outcome, u, flat, lse, block_probs)
@@ -179,14 +215,10 @@ class SampledEstimator:
             if self._action_reward is not None:
                 reward = reward + self._action_reward[rec.state, action]
             if meth.has_score_term:
-                next_row = np.where(rec.cont, inv[self.plan.next_flat[rec.state * K + rec.outcome]], 0)
-                next_action = np.r_[action[1:], 0]
-                rhat = sampled_pseudo_reward(meth.reward, states, row, action, reward, rec.cont, next_row,
-                                             next_action)
-                if meth.bootstrap is not None:
-                    W = rhat + np.where(rec.cont, meth.bootstrap.at(states, next_row), 0.0)
-                else:
-                    W = return_to_go(rhat, rec.traj)
+                boundary = self._boundary(rec, flat, lse, student_value)
+                next_row = np.where(rec.cont, inv[next_flat], 0)
+                W, targets = score_weights(meth, states, row, action, reward, rec.cont, next_row, rec.traj,
+                                           boundary, critic_values, rec.state, next_flat, td_lambda)
                 if baseline is not None:
                     # a state-only baseline: E[(e_a - pi) b(s)] = 0, so the mean is unchanged
                     W = W - baseline[rec.state]
@@ -198,16 +230,17 @@ class SampledEstimator:
             reward = self._outcome_reward[rec.state * K + rec.outcome]
         if meth.state_loss is not None:
             upd.state_term(self.rows.loss_grad(states, meth.state_loss), (scale * counts[rows])[:, None])
-        trans = Transitions(traj=rec.traj, time=rec.time, flat_state=rec.state,
-                            flat_next=self.plan.next_flat[rec.state * K + rec.outcome], outcome=rec.outcome,
-                            action=action, reward=reward, cont=rec.cont, n_states=self.S, n_trajectories=self.N)
+        trans = Transitions(traj=rec.traj, time=rec.time, flat_state=rec.state, flat_next=next_flat,
+                            outcome=rec.outcome, action=action, reward=reward, cont=rec.cont, n_states=self.S,
+                            n_trajectories=self.N, return_target=targets)
         source.finish(np.bincount(rec.traj, minlength=self.B * self.N))
         return states, upd, trans
 
     # -------------------------------------------------------------- public
     def update(self, logits: np.ndarray, rng: np.random.Generator | UniformSource,
-               student_value: np.ndarray | None = None,
-               baseline: np.ndarray | None = None) -> tuple[np.ndarray, Transitions]:
+               student_value: np.ndarray | None = None, baseline: np.ndarray | None = None,
+               critic_values: np.ndarray | None = None, td_lambda: float | None = None
+               ) -> tuple[np.ndarray, Transitions]:
         """Sampled update of Eq. (1) at ``logits`` (not modified).
 
         Args:
@@ -216,6 +249,10 @@ class SampledEstimator:
           student_value: float[B, S] critic V_theta, for the methods that need it.
           baseline: optional float[B, S] state baseline b(s_t) subtracted from the
             score weight W_t (unbiased; reduces variance, e.g. the pseudo-reward value).
+          critic_values: optional float[B, S] Vhat bootstrapping the ``unroll``
+            sampler's cut returns (None: truncated returns).
+          td_lambda: also return lambda-return targets (``Transitions.return_target``)
+            for a TD critic whose values are ``critic_values``.
         Returns:
           (G: float[B, S, A] descent direction, same convention as
           ``exact.expected_update``; the sampled :class:`Transitions`).
@@ -226,48 +263,65 @@ class SampledEstimator:
         student_value = self._check_student_value(student_value)
         cache = self.rows.full_cache(flat, normalise=False)
         states, upd, trans = self._estimate_rows(flat, cache, as_source(rng), student_value, 1.0 / self.N,
-                                                 self._check_states(baseline, "baseline"))
+                                                 self._check_states(baseline, "baseline"),
+                                                 self._check_states(critic_values, "critic_values"), td_lambda)
         G = np.zeros((self.B * self.S, self.A))
         self.rows.assemble(states, upd, G, self.method.state_loss)
         return G.reshape(self.B, self.S, self.A), trans
 
     @property
     def row_caches(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
-        """The bound per-row caches of ``sgd_step``: (lse float[B*S], outcome table
+        """The bound per-row caches of :meth:`step`: (lse float[B*S], outcome table
         float[B*S + 1, w], block probabilities float[B*S, n_blocks] or None), or None before the first step."""
         return self._cache if self._bound is not None else None
 
     def invalidate(self) -> None:
-        """Forget the per-row caches (call after changing logits outside ``sgd_step``)."""
+        """Forget the per-row caches (call after changing logits outside :meth:`step`)."""
         self._bound = None
 
-    def sgd_step(self, logits: np.ndarray, lr: float, rng: np.random.Generator | UniformSource,
-                 student_value: np.ndarray | None = None, baseline: np.ndarray | None = None) -> Transitions:
-        """theta <- theta - lr * G, in place; only the visited rows change (up to
-        softmax-invariant shifts: grouped rows are kept log-normalised, ``rows``).
+    def step(self, logits: np.ndarray, optimiser: Optimiser, rng: np.random.Generator | UniformSource,
+             student_value: np.ndarray | None = None, baseline: np.ndarray | None = None,
+             critic_values: np.ndarray | None = None, td_lambda: float | None = None) -> Transitions:
+        """One optimisation step of ``optimiser`` (``optim``) with the sampled update, in place; only the
+        visited rows change (up to softmax-invariant shifts: grouped rows are kept log-normalised, ``rows``).
 
         Per-row caches are kept between calls on the same ``logits`` array; if
         the array is changed elsewhere, call :meth:`invalidate` first. Returns
-        the sampled :class:`Transitions` (e.g. for a TD critic).
+        the sampled :class:`Transitions` (with lambda-return targets for a TD
+        critic when ``td_lambda`` is given).
         """
         flat = self._check_logits(logits)
-        if not np.isfinite(lr):
-            raise ValueError(f"lr must be finite, got {lr}")
         student_value = self._check_student_value(student_value)
         if self._bound is not logits:
             if not np.isfinite(flat).all():
                 raise ValueError("logits must be finite")
             self._cache = self.rows.full_cache(flat, normalise=True)
             self._bound = logits
+        optimiser.begin_step()
         with np.errstate(over="ignore", invalid="ignore"):  # reported by apply as one error
             states, upd, trans = self._estimate_rows(flat, self._cache, as_source(rng), student_value,
-                                                     lr / self.N, self._check_states(baseline, "baseline"))
+                                                     optimiser.scale / self.N, self._check_states(baseline, "baseline"),
+                                                     self._check_states(critic_values, "critic_values"), td_lambda)
             try:
-                self.rows.apply(flat, states, upd, self.method.state_loss, self._cache)
+                self.rows.apply(flat, states, upd, self.method.state_loss, self._cache, optimiser)
             except FloatingPointError:
                 self._bound = None
                 raise
         return trans
+
+    def sgd_step(self, logits: np.ndarray, lr: float, rng: np.random.Generator | UniformSource,
+                 student_value: np.ndarray | None = None, baseline: np.ndarray | None = None) -> Transitions:
+        """theta <- theta - lr * G in place (:meth:`step` with plain SGD)."""
+        if not np.isfinite(lr):
+            raise ValueError(f"lr must be finite, got {lr}")
+        return self.step(logits, _PlainSGD(lr), rng, student_value, baseline)
+
+
+class _PlainSGD(SGD):
+    """SGD at any finite rate (``sgd_step`` allows the huge and negative steps tests use)."""
+
+    def __post_init__(self) -> None:
+        pass
 
 
 def sampled_update(mdps: TabularMDPs, teacher: Teacher, method: Method | str, logits: np.ndarray,

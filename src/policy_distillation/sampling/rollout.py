@@ -212,3 +212,39 @@ def _rollout_geometric(plan: RolloutPlan, table: np.ndarray, source: UniformSour
     F, k, T, P = F[real], k[real].astype(np.int64), T[real], P[real]
     cont = (plan.cont[F * K + k] > 0) & (T + 1 < length[order][P])
     return Records(state=F, outcome=k, time=T, traj=order[P], cont=cont)
+
+
+def rollout_unroll(plan: RolloutPlan, table: np.ndarray, source: UniformSource, state: np.ndarray,
+                   length: int) -> tuple[Records, np.ndarray]:
+    """``length`` steps of every trajectory, continuing from ``state`` -> (time-major Records, new state).
+
+    The ``unroll`` sampler: trajectories persist across optimisation steps
+    (``state``: int[B * N] flat state of each slot). Each step draws the
+    outcome, then the continuation; an episode that ends (a terminal or the
+    stop) restarts from the initial distribution within the same unroll. Every
+    slot takes exactly ``length`` steps, so every control policy gets the same
+    number of transitions per update. Uniforms per step: outcome, continuation,
+    restart state.
+    """
+    K = plan.K
+    pos = np.arange(state.size)
+    b = pos // plan.N
+    f = state
+    states, outcomes, conts = [], [], []
+    for t in range(length):
+        u = source.step(t, pos, 3)
+        k = draw_outcomes(table, f, u[0])
+        flat_outcome = f * K + k
+        c = u[1] < plan.cont.take(flat_outcome)
+        states.append(f)
+        outcomes.append(k)
+        conts.append(c)
+        if plan.one_hot_start:
+            restart = b * plan.S + plan.start_state[b]
+        else:
+            restart = b * plan.S + inverse_cdf(plan.start_cum[b], u[2])
+        f = np.where(c, plan.next_flat.take(flat_outcome), restart)
+    n = state.size
+    rec = Records(state=np.concatenate(states), outcome=np.concatenate(outcomes).astype(np.int64),
+                  time=np.repeat(np.arange(length), n), traj=np.tile(pos, length), cont=np.concatenate(conts))
+    return rec, f

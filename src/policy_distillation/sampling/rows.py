@@ -102,8 +102,8 @@ class StudentRows:
         """Write the update at the visited rows into ``G_flat`` float[B * S, A]."""
         raise NotImplementedError
 
-    def apply(self, flat: np.ndarray, states: RowStates, upd: RowUpdate, loss, cache) -> None:
-        """theta[rows] <- theta[rows] - G and the caches at the rows (``cache``: the bound full cache)."""
+    def apply(self, flat: np.ndarray, states: RowStates, upd: RowUpdate, loss, cache, optimiser) -> None:
+        """theta[rows] <- the optimiser's step with G, and the caches at the rows (``cache``: the bound full cache)."""
         raise NotImplementedError
 
 
@@ -151,11 +151,12 @@ class DenseRows(StudentRows):
     def assemble(self, states, upd, G_flat, loss):
         G_flat[states.rows] = upd.block(0, states.rows.size, np.empty((states.rows.size, self.A)))
 
-    def apply(self, flat, states, upd, loss, cache):
+    def apply(self, flat, states, upd, loss, cache, optimiser):
         lse_all, table_all, _ = cache
         rows = states.rows
         logits_rows = states.student_logits[0]  # the visited rows (taken once per step), updated in place
-        logits_rows -= upd.block(0, rows.size, self.ws.get("G", logits_rows.shape))
+        optimiser.apply_rows(logits_rows, upd.block(0, rows.size, self.ws.get("G", logits_rows.shape)), rows,
+                             flat.shape[0])
         lse, e, z = log_sum_exp(logits_rows, self.ws)
         if not np.isfinite(lse).all():
             raise FloatingPointError("sgd_step produced non-finite logits (learning rate too large?)")
@@ -258,8 +259,8 @@ class GroupedRows(StudentRows):
         for i, j, _, G_rows in self.chunks(states, upd, loss):
             G_flat[states.rows[i:j]] = G_rows
 
-    def apply(self, flat, states, upd, loss, cache):
-        """``flat[rows] <- log_softmax(flat[rows] - G)`` and the new row statistics, chunk by chunk.
+    def apply(self, flat, states, upd, loss, cache, optimiser):
+        """``flat[rows] <- log_softmax(step(flat[rows], G))`` and the new row statistics, chunk by chunk.
 
         The rows are log-normalised on entry and stored so again, so neither the
         row maximum nor a shift before the exp is needed (:meth:`log_normalise`).
@@ -272,7 +273,7 @@ class GroupedRows(StudentRows):
         lse, z = np.empty(R), np.empty(R)
         bsum = np.empty((R, self.blocks.start.size))
         for i, j, x, G in self.chunks(states, upd, loss, log_pi=True):
-            x -= G
+            optimiser.apply_rows(x, G, rows[i:j], flat.shape[0])
             lse[i:j], bsum[i:j], z[i:j] = self.log_normalise(x, out=G)
             flat[rows[i:j]] = x
         if not np.isfinite(lse).all():
