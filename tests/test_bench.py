@@ -25,18 +25,21 @@ def test_bench_exact_prints_one_json_line(capsys):
     assert row["ours_median_s"] > 0 and row["dense_median_s"] > 0
 
 
-def test_bench_distill_prints_three_settings(capsys):
+def test_bench_distill_prints_both_samplers(capsys):
     distill.main(["--mdps", "4", "--loop-mdps", "2", "--large-mdps", "2", "--large-actions", "64",
-                  "--repeats", "4"])
+                  "--repeats", "4", "--unroll-length", "5"])
     rows = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
-    assert [r["setting"] for r in rows] == ["vectorised", "per_mdp_loop", "large_actions"]
-    assert rows[1]["measured_mdps"] == 2 and rows[1]["speedup"] > 0
-    big = rows[2]
-    assert (big["B"], big["A"], big["method"], big["target_ms"]) == (2, 64, "entropy_regularised", 100)
-    assert big["ms_per_step"] > 0 and big["reference_exp_ms"] > 0
-    for row in (rows[0], big):  # null where /proc/stat is missing
+    assert [(r["setting"], r["sampler"]) for r in rows] == [("vectorised", "episode"), ("vectorised", "unroll"),
+                                                           ("large_actions", "episode"), ("large_actions", "unroll")]
+    for row in rows[:2]:
+        assert row["loop_measured_mdps"] == 2 and row["speedup"] > 0 and row["target_speedup"] == 120
+    assert rows[1]["unroll_length"] == 5
+    for big in rows[2:]:
+        assert (big["B"], big["A"], big["method"]) == (2, 64, "entropy_regularised")
+        assert big["ms_per_step"] > 0 and big["reference_exp_ms"] > 0
+        # the three values are printed rounded to 0.01: bound the ratio's error by that rounding
+        ms, ref, ratio = big["ms_per_step"], big["reference_exp_ms"], big["per_reference"]
+        rounding = 0.005 + 1.01 * (ms / ref) * (0.005 / ms + 0.005 / ref)
+        assert abs(ratio - ms / ref) <= rounding
+    for row in rows:  # null where /proc/stat is missing
         assert row["steal_pct"] is None or 0.0 <= row["steal_pct"] <= 100.0
-    # the three values are printed rounded to 0.01: bound the ratio's error by that rounding
-    ms, ref, ratio = big["ms_per_step"], big["reference_exp_ms"], big["per_reference"]
-    rounding = 0.005 + 1.01 * (ms / ref) * (0.005 / ms + 0.005 / ref)
-    assert abs(ratio - ms / ref) <= rounding

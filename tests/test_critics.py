@@ -25,9 +25,9 @@ def dense_mdps(rng, B=3, S=5, A=3, end=0.25):
 @pytest.mark.parametrize("kind", ["dense", "grid"])
 def test_td_critic_converges_to_exact_value_of_a_fixed_policy(kind):
     """Stated tolerance: with alpha = 0.1 and one trajectory per MDP per batch,
-    the average of the TD iterates over batches 1000..3000 is within
+    the average of the TD iterates over batches 1000..6000 is within
     0.05 (1 + max |V_theta|) of the exact V_theta at every state visited at
-    least 2000 times. (The last iterate alone fluctuates by O(sqrt(alpha));
+    least 4000 times (measured over 6 sample seeds: 0.16-0.34 against 0.51). (The last iterate alone fluctuates by O(sqrt(alpha));
     rarely visited states converge slowly.)"""
     rng = np.random.default_rng(0)
     if kind == "dense":
@@ -43,13 +43,13 @@ def test_td_critic_converges_to_exact_value_of_a_fixed_policy(kind):
     visits = np.zeros(mdps.B * mdps.S)
     V_mean = np.zeros_like(V_exact)
     sample_rng = np.random.default_rng(1)
-    for i in range(3000):
+    for i in range(6000):
         _, trans = est.update(logits, sample_rng)
         critic.observe(trans)
         visits += np.bincount(trans.flat_state, minlength=visits.size)
         if i >= 1000:
-            V_mean += critic.value(i, logits) / 2000
-    well = (visits >= 2000).reshape(mdps.B, mdps.S)
+            V_mean += critic.value(i, logits) / 5000
+    well = (visits >= 4000).reshape(mdps.B, mdps.S)
     assert well.sum() >= mdps.B * 2
     tol = 0.05 * (1 + np.abs(V_exact).max())
     assert np.abs(V_mean - V_exact)[well].max() <= tol

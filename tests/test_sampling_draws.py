@@ -23,20 +23,22 @@ def test_inverse_cdf_picks_the_interval_of_u():
 
 
 def test_trajectory_streams_read_each_slot_by_position():
-    """An update reads [initial, length] then [outcome, continuation, action] per
-    step, and advances each slot by what it used: the next update starts there."""
+    """Slot i's values are its Generator's sequence, by position; an update advances each slot
+    by what it used (2 + 3 * steps for episodes), and views grow on demand."""
     gens = R.world_generators(2, [0, 1], "distill")
     src = TrajectoryStreams(gens, capacity=8)  # small: forces refills and growth
-    ref = [g.random(200) for g in R.world_generators(2, [0, 1], "distill")]
-    ids = np.array([0, 1])
-    assert src.lengths(2).tolist() == [ref[0][1], ref[1][1]]
-    assert src.step(4, ids, 2)[1].tolist() == [ref[0][2 + 12 + 1], ref[1][2 + 12 + 1]]
-    assert src.actions(ids, np.array([0, 3])).tolist() == [ref[0][4], ref[1][2 + 9 + 2]]
+    ref = [g.random(400) for g in R.world_generators(2, [0, 1], "distill")]
+    buf, lo, hi = src.view(2, np.array([2 + 3 * 5, 2 + 3 * 2]))
+    assert np.all(hi - lo >= [17, 8])
+    assert [buf[i, lo[i] + p] for i, p in ((0, 1), (0, 16), (1, 7))] == [ref[0][1], ref[0][16], ref[1][7]]
     src.finish(np.array([5, 2]))  # slot 0 took 5 steps, slot 1 took 2
-    assert src.initial(2).tolist() == [ref[0][17], ref[1][8]]
-    assert src.step(30, ids, 1)[0].tolist() == [ref[0][17 + 2 + 90], ref[1][8 + 2 + 90]]
-
-
+    buf, lo, hi = src.view(2, 2 + 3 * 31)
+    assert buf[0, lo[0]] == ref[0][17] and buf[1, lo[1]] == ref[1][8]
+    assert buf[0, lo[0] + 2 + 90] == ref[0][17 + 92] and buf[1, lo[1] + 94] == ref[1][8 + 94]
+    src.set_layout("unroll")
+    src.finish(np.array([3, 3]))  # an unroll: 1 + 4 * steps
+    buf, lo, _ = src.view(2, 1)
+    assert buf[0, lo[0]] == ref[0][17 + 13]
 
 
 def test_trajectory_streams_refuse_non_generators():

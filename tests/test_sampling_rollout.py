@@ -29,7 +29,9 @@ def test_records_are_consistent_trajectories(cases, kind):
     mdps, teacher, *_ = cases[kind]
     est = SampledEstimator(mdps, teacher, "teacher_distill", n_trajectories=3)
     table = est.rows.full_cache(np.zeros((mdps.B * mdps.S, mdps.A)), normalise=False)[1]
-    rec = rollout(est.plan, table, make_draws(np.random.default_rng(0), mdps.B * 3)).trajectory_major()
+    draws = make_draws(np.random.default_rng(0), mdps.B * 3)
+    draws.set_layout("episode")
+    rec = rollout(est.plan, table, draws)
     K = mdps.K
     assert set(np.unique(rec.traj).tolist()) == set(range(mdps.B * 3))
     first = np.r_[True, rec.traj[1:] != rec.traj[:-1]]

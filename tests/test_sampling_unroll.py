@@ -89,7 +89,6 @@ def test_unroll_covering_whole_episodes_without_critic_is_the_episode_sampler(na
                        step_u=rng.random((3, mdps.B * N, L)), action_u=rng.random((mdps.B * N, L)))
     episode = SampledEstimator(mdps, teacher, name, N)
     unroll = SampledEstimator(mdps, teacher, name, N, sampler="unroll", unroll_length=L)
-    unroll._walkers = unroll.plan.start_states(draws)
     G_episode, t_episode = episode.update(logits, draws, student_value=v_student)
     G_unroll, t_unroll = unroll.update(logits, draws, student_value=v_student)
     assert not t_unroll.cont[t_unroll.time == L - 1].any()  # every unroll ended its episode
@@ -159,7 +158,6 @@ def test_unroll_equals_plain_loop_for_a_fixed_teacher_control():
     draws = ArrayDraws(initial_u=draws.initial_u, length_u=draws.length_u,
                        step_u=np.random.default_rng(7).random((3, mdps.B, L)), action_u=draws.action_u)
     est = SampledEstimator(mdps, teacher, "teacher_distill", sampler="unroll", unroll_length=L)
-    est._walkers = est.plan.start_states(draws)
     G, _ = est.update(logits, draws)
     ctx = M.DistillContext(mdps, teacher.pi, logits)
     grad = M.get_method("teacher_distill").state_loss(ctx)[1]

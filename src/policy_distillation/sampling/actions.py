@@ -21,9 +21,8 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-from .draws import inverse_cdf
+from . import kernels
 
 # actions of one group are cut into blocks of about the square root of the largest
 # group's size, a power of 2, and at most this many
@@ -79,8 +78,7 @@ def draw_actions(q_rows: np.ndarray, row: np.ndarray, op_k: np.ndarray, u: np.nd
       q_rows: float[R, A] control policy at the visited rows; row: int[M] row of each step.
       op_k: float[M, A] P(k_m | s_m, a) at each step's outcome; u: float[M] uniforms.
     """
-    w = np.cumsum(q_rows[row] * op_k, axis=1)
-    return inverse_cdf(w, u)
+    return kernels.draw_actions(np.ascontiguousarray(q_rows), row, np.ascontiguousarray(op_k), u)
 
 
 def draw_actions_blocked(blocks: ActionBlocks, state: np.ndarray, outcome: np.ndarray, u: np.ndarray,
@@ -91,50 +89,13 @@ def draw_actions_blocked(blocks: ActionBlocks, state: np.ndarray, outcome: np.nd
     block is drawn with weights ``block_probs[s, b] P(k | b)``, and the fraction v
     of the block's weight that u points at then selects the action within the
     block from its (at most ``blocks.width``) probabilities ``exp(theta[s, a] -
-    lse[s])``. This is the inversion of the whole posterior, up to rounding.
+    lse[s])``. This is the inversion of the whole posterior, up to rounding
+    (compiled loop: ``kernels.draw_actions_blocked``).
 
     Args:
       state: int[M] flat states; outcome: int[M] outcomes; u: float[M] uniforms.
       logits_flat: float[B * S, A] logits; lse: float[B * S] their log-sum-exp;
       block_probs: float[B * S, n_blocks] student block probabilities.
     """
-    bstart, bend, op_kb, width_max = blocks.start, blocks.end, blocks.op_kb, blocks.width
-    A = logits_flat.shape[1]
-    M = state.size
-    w = block_probs[state]
-    w *= op_kb[outcome]  # [M, n_blocks]
-    cw = np.cumsum(w, axis=1)
-    target = u * cw[:, -1]
-    b = np.count_nonzero(cw[:, :-1] <= target[:, None], axis=1)
-    idx = np.arange(M)
-    wb = w[idx, b]
-    zero = np.flatnonzero(wb <= 0)
-    if zero.size:  # rounding (u near 1) pointed past the last block of positive weight
-        b[zero] = w.shape[1] - 1 - np.argmax(w[zero, ::-1] > 0, axis=1)
-        wb[zero] = w[zero, b[zero]]
-    before = np.where(b > 0, cw[idx, np.maximum(b - 1, 0)], 0.0)
-    v = (target - before) / wb
-    lo, width = bstart[b], bend[b] - bstart[b]
-    off = np.zeros(M, dtype=np.int64)
-    multi = np.flatnonzero(width > 1)  # a one-action block needs no second stage
-    if multi.size:
-        state_m, width_m = state[multi], width[multi]
-        j = np.arange(width_max)
-        # whole rows of width_max logits from the block start, copied from a view of
-        # all windows of the flat table (cheaper than an element-wise gather); entries
-        # past a shorter block are set to -inf
-        flat1 = logits_flat.reshape(-1)
-        windows = sliding_window_view(flat1, width_max)
-        start = state_m * A + lo[multi]
-        p = windows[np.minimum(start, windows.shape[0] - 1)]
-        over = np.flatnonzero(start >= windows.shape[0])
-        if over.size:  # a window would run past the table's end ("clip": masked below)
-            p[over] = np.take(flat1, start[over, None] + j, mode="clip")
-        part = np.flatnonzero(width_m < width_max)
-        if part.size:
-            p[part] = np.where(j < width_m[part, None], p[part], -np.inf)
-        p -= lse[state_m][:, None]
-        np.exp(p, out=p)
-        cp = np.cumsum(p, axis=1)
-        off[multi] = np.count_nonzero(cp[:, :-1] <= (v[multi] * cp[:, -1])[:, None], axis=1)
-    return lo + np.minimum(off, width - 1)
+    return kernels.draw_actions_blocked(blocks.start, blocks.end, blocks.op_kb, state, outcome, u, logits_flat, lse,
+                                        block_probs, blocks.width)

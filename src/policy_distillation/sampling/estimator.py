@@ -30,6 +30,7 @@ import numpy as np
 from ..mdp import TabularMDPs
 from ..methods import Method, Teacher, get_method
 from ..optim import SGD, Optimiser
+from . import kernels
 from .draws import UniformSource, as_source
 from .rollout import Records, RolloutPlan, rollout, rollout_unroll
 from .row_states import RowStates, TeacherTables, Workspace
@@ -167,12 +168,13 @@ class SampledEstimator:
             raise ValueError(f"method {self.method.name} needs student_value (a critic V_theta, float[B, S])")
         return self._check_states(student_value, "student_value")
 
+    def _source(self, rng: np.random.Generator | UniformSource) -> UniformSource:
+        return as_source(rng, self.B * self.N, self.sampler)
+
     # ---------------------------------------------------------------- core
     def _rollout(self, table: np.ndarray, source: UniformSource) -> Records:
         if self.sampler == "episode":
             return rollout(self.plan, table, source)
-        if self._walkers is None:
-            self._walkers = self.plan.start_states(source)
         rec, self._walkers = rollout_unroll(self.plan, table, source, self._walkers, self.unroll_length)
         return rec
 
@@ -206,10 +208,9 @@ class SampledEstimator:
         action = reward = targets = None
         next_flat = self.plan.next_flat[rec.state * K + rec.outcome]
         if self.need_actions:
-            rec = rec.trajectory_major()
-            next_flat = self.plan.next_flat[rec.state * K + rec.outcome]
             row = inv[rec.state]
-            u = source.actions(rec.traj, rec.time)
+            buf, lo, _ = source.view(self.B * self.N, 0)
+            u = kernels.action_uniforms(rec.traj, rec.time, buf, lo, source.head, source.stride)
             action = self.rows.draw_actions(states, row, rec.state, rec.outcome, u, flat, lse, block_probs)
             reward = self._outcome_reward[rec.state * K + rec.outcome]
             if self._action_reward is not None:
@@ -262,7 +263,7 @@ class SampledEstimator:
             raise ValueError("logits must be finite")
         student_value = self._check_student_value(student_value)
         cache = self.rows.full_cache(flat, normalise=False)
-        states, upd, trans = self._estimate_rows(flat, cache, as_source(rng), student_value, 1.0 / self.N,
+        states, upd, trans = self._estimate_rows(flat, cache, self._source(rng), student_value, 1.0 / self.N,
                                                  self._check_states(baseline, "baseline"),
                                                  self._check_states(critic_values, "critic_values"), td_lambda)
         G = np.zeros((self.B * self.S, self.A))
@@ -299,7 +300,7 @@ class SampledEstimator:
             self._bound = logits
         optimiser.begin_step()
         with np.errstate(over="ignore", invalid="ignore"):  # reported by apply as one error
-            states, upd, trans = self._estimate_rows(flat, self._cache, as_source(rng), student_value,
+            states, upd, trans = self._estimate_rows(flat, self._cache, self._source(rng), student_value,
                                                      optimiser.scale / self.N, self._check_states(baseline, "baseline"),
                                                      self._check_states(critic_values, "critic_values"), td_lambda)
             try:

@@ -7,12 +7,10 @@ are drawn afterwards from their posterior (``sampling.actions``).
 
 If every positive continuation probability equals one constant ``c0 < 1``
 (the grid worlds' 0.01 stop), episode lengths are pre-drawn from the
-geometric law and trajectories are processed longest first: the live set is a
-prefix, trajectories that reach a terminal cell park in a sentinel state and
-are dropped every 32 steps. Other MDPs draw the continuation at each step and
-drop finished trajectories at once. Outcomes are drawn by comparing one
-uniform with a row's cumulative probabilities; with K <= 9 the comparisons of
-a row are read as one unsigned integer and counted with ``np.bitwise_count``.
+geometric law (so every draw an episode needs is known in advance); other MDPs
+draw the continuation at each step. Outcomes are drawn by comparing one
+uniform with a row's cumulative probabilities. The walks themselves are
+compiled loops over trajectories (``kernels``).
 
 Array letters: ``B`` MDPs, ``S`` states, ``K`` outcomes, ``N`` trajectories per
 MDP, ``M`` recorded steps. States are flat: ``b * S + s``.
@@ -26,13 +24,12 @@ from typing import NamedTuple
 import numpy as np
 
 from ..mdp import TabularMDPs
+from . import kernels
 from .draws import MAX_EPISODE_STEPS, UniformSource, geometric_length, inverse_cdf
-
-_UINT_OF_WIDTH = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 class Records(NamedTuple):
-    """The steps of one rollout (M of them).
+    """The steps of one rollout (M of them), trajectory-major (time ascending within a trajectory).
 
     Attributes:
       state: int[M] flat state ``b * S + s_t``.
@@ -48,11 +45,6 @@ class Records(NamedTuple):
     traj: np.ndarray
     cont: np.ndarray
 
-    def trajectory_major(self) -> "Records":
-        """The records sorted by trajectory, then time (the next step of record j is j + 1 when cont[j])."""
-        order = np.lexsort((self.time, self.traj))
-        return Records(*(x[order] for x in self))
-
 
 @dataclass(frozen=True, eq=False)
 class RolloutPlan:
@@ -63,7 +55,6 @@ class RolloutPlan:
       next_flat: int[B * S * K + K] next flat state of (flat state, outcome), the sentinel's row last.
       cont: float[B * S * K + K] continuation probability of (flat state, outcome).
       c0: the common positive continuation probability, or None (draw continuations).
-      next_parked: ``next_flat`` with ended episodes sent to the sentinel (c0 mode only).
       one_hot_start, start_state, start_cum: the initial distributions.
     """
 
@@ -75,7 +66,6 @@ class RolloutPlan:
     next_flat: np.ndarray
     cont: np.ndarray
     c0: float | None
-    next_parked: np.ndarray | None
     one_hot_start: bool
     start_state: np.ndarray
     start_cum: np.ndarray
@@ -93,18 +83,15 @@ class RolloutPlan:
         c0 = float(positive[0]) if positive.size == 1 and positive[0] < 1.0 else None
         init = mdps.initial
         return cls(B=B, S=S, K=K, N=int(n_trajectories), sentinel=sentinel, next_flat=next_flat, cont=cont_all,
-                   c0=c0, next_parked=np.where(cont_all > 0, next_flat, sentinel) if c0 is not None else None,
+                   c0=c0,
                    one_hot_start=bool(np.all((init == 0) | (init == 1))), start_state=init.argmax(axis=1),
                    start_cum=np.cumsum(init, axis=1))
 
-    def start_states(self, source: UniformSource) -> np.ndarray:
-        """Flat start state of every trajectory -> int[B * N]."""
+    def start_states(self, u: np.ndarray) -> np.ndarray:
+        """Flat start state of every trajectory, drawn by inversion of ``u`` float[B * N] -> int[B * N]."""
         BN = self.B * self.N
         b = np.arange(BN) // self.N
-        if self.one_hot_start:
-            s = self.start_state[b]
-        else:
-            s = inverse_cdf(self.start_cum[b], source.initial(BN))
+        s = self.start_state[b] if self.one_hot_start else inverse_cdf(self.start_cum[b], u)
         return b * self.S + s
 
 
@@ -129,122 +116,69 @@ def normalised_cumsum(m: np.ndarray) -> np.ndarray:
     return cum / cum[:, -1:]
 
 
-def draw_outcomes(table: np.ndarray, state: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """k = #{j < K-1: cum[state, j] <= u}, i.e. outcome k by inversion -> int[n]."""
-    below = table.take(state, axis=0) <= u[:, None]
-    w = below.shape[1]
-    if w in _UINT_OF_WIDTH:
-        return np.bitwise_count(below.view(_UINT_OF_WIDTH[w]).ravel())  # uint8
-    return below.sum(axis=1)
+def _run(kernel, n_records: int, *args) -> tuple[np.ndarray, ...]:
+    """Output arrays of n_records and the kernel's (next, written, code) after filling them."""
+    out = (np.empty(n_records, np.int64), np.empty(n_records, np.int64), np.empty(n_records, np.int64),
+           np.empty(n_records, np.int64), np.empty(n_records, np.bool_))
+    return out, kernel(*args, *out)
 
 
 def rollout(plan: RolloutPlan, table: np.ndarray, source: UniformSource) -> Records:
-    """Run all B * N trajectories in lockstep with outcome table ``table`` float[B * S + 1, w]
-    (the sentinel's row last) -> time-major :class:`Records`."""
+    """Whole episodes of all B * N trajectories with outcome table ``table`` float[B * S + 1, w]
+    -> trajectory-major :class:`Records` (compiled loop: ``kernels.episode_rollout``)."""
+    BN, head, stride = plan.B * plan.N, source.head, source.stride
+    ids = np.arange(BN)
+    buf, lo, hi = source.view(BN, head)
+    start = plan.start_states(buf[ids, lo])
     if plan.c0 is not None:
-        return _rollout_geometric(plan, table, source)
-    K = plan.K
-    state = plan.start_states(source)
-    pos = np.arange(state.size)
-    states, outcomes, trajs, conts = [], [], [], []
-    t = 0
-    while state.size:
-        if t >= MAX_EPISODE_STEPS:
+        length = geometric_length(buf[ids, lo + 1], plan.c0)
+        need = head + stride * length
+        n_records = int(length.sum())
+    else:
+        length = np.zeros(BN, dtype=np.int64)
+        need = np.full(BN, head + stride * 64)
+        n_records = 64 * BN
+    buf, lo, hi = source.view(BN, need)
+    outputs, (i, m, code) = _run(kernels.episode_rollout, n_records, start, length, plan.c0 is not None, table,
+                                 plan.next_flat, plan.cont, plan.K, buf, lo, hi, head, stride, 0, 0)
+    while code != kernels.OK:
+        if code == kernels.TOO_LONG:
             raise RuntimeError(f"an episode exceeded {MAX_EPISODE_STEPS} steps (improper control policy?)")
-        u = source.step(t, pos, 2)
-        k = draw_outcomes(table, state, u[0])
-        flat_outcome = state * K + k
-        c = u[1] < plan.cont.take(flat_outcome)
-        states.append(state)
-        outcomes.append(k)
-        trajs.append(pos)
-        conts.append(c)
-        state = plan.next_flat.take(flat_outcome)[c]
-        pos = pos[c]
-        t += 1
-    n_t = np.array([x.size for x in states])
-    return Records(state=np.concatenate(states), outcome=np.concatenate(outcomes).astype(np.int64),
-                   time=np.repeat(np.arange(n_t.size), n_t), traj=np.concatenate(trajs), cont=np.concatenate(conts))
+        if code == kernels.NEED_DRAWS:
+            held = hi[i] - lo[i]
+            need = need.copy()
+            need[i] = 2 * max(need[i], held)
+            buf, lo, hi = source.view(BN, need)
+            if hi[i] - lo[i] <= held:
+                raise ValueError(f"the draw source holds no more values for trajectory {i} ({held} read)")
+        else:
+            grown = tuple(np.empty(2 * x.size, x.dtype) for x in outputs)
+            for g, x in zip(grown, outputs):
+                g[:m] = x[:m]
+            outputs = grown
+        i, m, code = kernels.episode_rollout(start, length, plan.c0 is not None, table, plan.next_flat, plan.cont,
+                                             plan.K, buf, lo, hi, head, stride, i, m, *outputs)
+    return Records(*(x[:m] for x in outputs))
 
 
-def _rollout_geometric(plan: RolloutPlan, table: np.ndarray, source: UniformSource) -> Records:
-    """c0 mode: pre-drawn geometric lengths, longest first; ended episodes park in the sentinel."""
-    K, sentinel = plan.K, plan.sentinel
-    state = plan.start_states(source)
-    length = geometric_length(source.lengths(state.size), plan.c0)
-    source.reserve(length)
-    order = np.argsort(-length, kind="stable")
-    live_length = length[order]  # live lengths, longest first: the live set is a prefix
-    state = state[order]
-    pos = np.arange(state.size)
-    states, outcomes, positions = [], [], []
-    t, t_end = 0, int(live_length[0])
-    nxt = plan.next_parked
-    plain = type(source) is UniformSource  # ids are needed only by injected draws
-    rng = getattr(source, "rng", None)
-    while t < t_end:
-        # every 32 steps drop the parked (ended) trajectories; stop when none is left
-        if t % 32 == 0:
-            if t:
-                keep = state < sentinel
-                if not keep.all():
-                    state, pos, live_length = state[keep], pos[keep], live_length[keep]
-                    if not state.size:
-                        break
-                    t_end = int(live_length[0])
-            alive = np.searchsorted(-live_length, -np.arange(t, t + 32), side="left").tolist()
-        n = alive[t % 32]
-        if n < state.size:
-            state, pos, live_length = state[:n], pos[:n], live_length[:n]
-        u = rng.random(n) if plain else source.step(t, order[pos], 1)[0]
-        k = draw_outcomes(table, state, u)
-        states.append(state)
-        outcomes.append(k)
-        positions.append(pos)
-        state = nxt.take(state * K + k)
-        t += 1
-    n_t = np.array([x.size for x in states])
-    F = np.concatenate(states)
-    k = np.concatenate(outcomes)
-    P = np.concatenate(positions)
-    T = np.repeat(np.arange(n_t.size), n_t)
-    real = F < sentinel
-    F, k, T, P = F[real], k[real].astype(np.int64), T[real], P[real]
-    cont = (plan.cont[F * K + k] > 0) & (T + 1 < length[order][P])
-    return Records(state=F, outcome=k, time=T, traj=order[P], cont=cont)
-
-
-def rollout_unroll(plan: RolloutPlan, table: np.ndarray, source: UniformSource, state: np.ndarray,
+def rollout_unroll(plan: RolloutPlan, table: np.ndarray, source: UniformSource, walkers: np.ndarray | None,
                    length: int) -> tuple[Records, np.ndarray]:
-    """``length`` steps of every trajectory, continuing from ``state`` -> (time-major Records, new state).
+    """``length`` steps of every trajectory, continuing from ``walkers`` -> (trajectory-major Records, walkers).
 
     The ``unroll`` sampler: trajectories persist across optimisation steps
-    (``state``: int[B * N] flat state of each slot). Each step draws the
-    outcome, then the continuation; an episode that ends (a terminal or the
-    stop) restarts from the initial distribution within the same unroll. Every
-    slot takes exactly ``length`` steps, so every control policy gets the same
-    number of transitions per update. Uniforms per step: outcome, continuation,
-    restart state.
+    (``walkers``: int[B * N] flat state of each slot; None: start them). Each step
+    draws the outcome, then the continuation; an episode that ends (a terminal
+    or the stop) restarts from the initial distribution within the same
+    unroll. Every slot takes exactly ``length`` steps, so every control policy
+    gets the same number of transitions per update.
     """
-    K = plan.K
-    pos = np.arange(state.size)
-    b = pos // plan.N
-    f = state
-    states, outcomes, conts = [], [], []
-    for t in range(length):
-        u = source.step(t, pos, 3)
-        k = draw_outcomes(table, f, u[0])
-        flat_outcome = f * K + k
-        c = u[1] < plan.cont.take(flat_outcome)
-        states.append(f)
-        outcomes.append(k)
-        conts.append(c)
-        if plan.one_hot_start:
-            restart = b * plan.S + plan.start_state[b]
-        else:
-            restart = b * plan.S + inverse_cdf(plan.start_cum[b], u[2])
-        f = np.where(c, plan.next_flat.take(flat_outcome), restart)
-    n = state.size
-    rec = Records(state=np.concatenate(states), outcome=np.concatenate(outcomes).astype(np.int64),
-                  time=np.repeat(np.arange(length), n), traj=np.tile(pos, length), cont=np.concatenate(conts))
-    return rec, f
+    BN, head, stride = plan.B * plan.N, source.head, source.stride
+    buf, lo, hi = source.view(BN, head + stride * length)
+    if walkers is None:
+        walkers = plan.start_states(buf[np.arange(BN), lo])
+    walkers = walkers.copy()
+    outputs, code = _run(kernels.unroll_rollout, BN * length, walkers, length, plan.N, plan.S, plan.one_hot_start,
+                         plan.start_state, plan.start_cum, table, plan.next_flat, plan.cont, plan.K, buf, lo, hi,
+                         head, stride)
+    assert code == kernels.OK  # the view holds every step's draws
+    return Records(*outputs), walkers

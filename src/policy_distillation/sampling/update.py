@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
+
 
 def return_to_go(rhat: np.ndarray, traj: np.ndarray) -> np.ndarray:
     """Rhat_t = sum_{i >= t} rhat_i within each trajectory (Eq. (1)) -> float[M].
@@ -26,17 +28,7 @@ def return_to_go(rhat: np.ndarray, traj: np.ndarray) -> np.ndarray:
     trajectories of the batch (a cumulative sum over the whole batch would
     leave rounding that does).
     """
-    M = rhat.size
-    if M == 0:
-        return rhat.copy()
-    first = np.flatnonzero(np.r_[True, traj[1:] != traj[:-1]])
-    length = np.diff(np.r_[first, M])
-    width = int(length.max())
-    seg = np.repeat(np.arange(first.size), length)
-    col = width - 1 - (np.arange(M) - first[seg])  # reversed time, right-aligned: zeros pad the front
-    padded = np.zeros((first.size, width))
-    padded[seg, col] = rhat
-    return np.cumsum(padded, axis=1)[seg, col]
+    return kernels.return_to_go(np.ascontiguousarray(rhat, dtype=np.float64), np.ascontiguousarray(traj))
 
 
 class RowUpdate:
