@@ -27,8 +27,9 @@ def test_td_critic_converges_to_exact_value_of_a_fixed_policy(kind):
     """Stated tolerance: with alpha = 0.1 and one trajectory per MDP per batch,
     the average of the TD iterates over batches 1000..6000 is within
     0.05 (1 + max |V_theta|) of the exact V_theta at every state visited at
-    least 4000 times (measured over 6 sample seeds: 0.16-0.34 against 0.51). (The last iterate alone fluctuates by O(sqrt(alpha));
-    rarely visited states converge slowly.)"""
+    least 4000 times (measured over 6 sample seeds: 0.16-0.34 against 0.51).
+    (The last iterate alone fluctuates by O(sqrt(alpha)); rarely visited states
+    converge slowly.)"""
     rng = np.random.default_rng(0)
     if kind == "dense":
         mdps = dense_mdps(rng)

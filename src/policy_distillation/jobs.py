@@ -50,6 +50,7 @@ class DistillJob:
       optimiser: ``{"kind": "sgd"}`` or Adam / RMSProp with their settings (``optim.make_optimiser``).
       critic: the critic of the pseudo-return (``return_critics.make_return_critic``),
         ``{"kind": "none"}`` for methods that do not use one.
+      return_lambda: the score weight's lambda-return on the critic (1: n-step, 0: one-step).
       student_critic_every: K of the exact student critic V_theta (value-gated methods), or None.
       seed: the workflow's root seed.
       shard, shard_size, n_mdps: grid worlds ``shard * shard_size`` up to
@@ -75,6 +76,7 @@ class DistillJob:
     unroll_length: int | None = None
     optimiser: tuple = (("kind", "sgd"),)
     critic: tuple = (("kind", "none"),)
+    return_lambda: float = 1.0
     student_critic_every: int | None = None
     shard: int = 0
     shard_size: int = 0
@@ -169,7 +171,7 @@ def figure_jobs(config: dict) -> dict[str, list[DistillJob]]:
         return {**common, "figure": fig, "method": method, "lr": regime["learning_rates"][method],
                 "steps": section["steps"], "eval_every": section["eval_every"], "sampler": regime["sampler"],
                 "unroll_length": regime.get("unroll_length") if regime["sampler"] == "unroll" else None,
-                "optimiser": regime["optimiser"], "critic": critic}
+                "optimiser": regime["optimiser"], "critic": critic, "return_lambda": regime["return_lambda"]}
 
     f3, f4, f5, f6 = (config[k] for k in ("figure3", "figure4", "figure5", "figure6"))
     n3, n4 = min(f3["n_mdps"], n_all), min(f4["n_mdps"], n_all)
@@ -241,7 +243,8 @@ def run_distill(job: DistillJob, mdps: TabularMDPs | None = None, q: np.ndarray 
     res = distill(worlds, teacher, job.method, job.estimator, steps=job.steps, lr=job.lr, eval_every=job.eval_every,
                   n_trajectories=job.n_trajectories, critic=critic, progress=log,
                   seed=job_seed(job.seed, job.figure, *job.setting.values()), world_ids=ids, sampler=job.sampler,
-                  unroll_length=job.unroll_length, optimiser=dict(job.optimiser), return_critic=dict(job.critic))
+                  unroll_length=job.unroll_length, optimiser=dict(job.optimiser), return_critic=dict(job.critic),
+                  return_lambda=job.return_lambda)
     run = {"steps": res.steps, "returns": res.returns, "kl_teacher": res.kl_teacher, "kl_student": res.kl_student,
            "kl_uniform": res.kl_uniform, "teacher_return": res.teacher_return, "mdp": ids, "labels": job.labels}
     if job.teacher == "softmax":

@@ -129,27 +129,11 @@ def lambda_returns(rhat: np.ndarray, segment: np.ndarray, cont: np.ndarray, v_ne
         is True only where the segment was cut by the unroll's end.
       v_next: float[M] V(s_{t+1}) (used where ``cont``).
     """
-    M = rhat.size
-    if M == 0:
-        return np.empty(0)
-    first = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
-    length = np.diff(np.r_[first, M])
-    seg = np.repeat(np.arange(first.size), length)
-    pos = np.arange(M) - first[seg]
-    last = pos == length[seg] - 1
-    # one column per step, processed from each segment's end backwards (columns right-aligned)
-    width = int(length.max())
-    col = width - length[seg] + pos
-    shape = (first.size, width)
-    R, C, V, L = (np.zeros(shape) for _ in range(4))
-    R[seg, col], C[seg, col], V[seg, col], L[seg, col] = rhat, cont, v_next, last
-    G = np.zeros(shape)
-    nxt = np.zeros(first.size)
-    for j in range(width - 1, -1, -1):
-        boot = np.where(L[:, j] > 0, V[:, j], (1.0 - lam) * V[:, j] + lam * nxt)
-        G[:, j] = R[:, j] + np.where(C[:, j] > 0, boot, 0.0)
-        nxt = G[:, j]
-    return G[seg, col]
+    from .sampling import kernels
+
+    return kernels.lambda_returns(np.ascontiguousarray(rhat, dtype=np.float64), np.ascontiguousarray(segment),
+                                  np.ascontiguousarray(cont), np.ascontiguousarray(v_next, dtype=np.float64),
+                                  float(lam))
 
 
 Critic = NoCritic | ExactReturnCritic | TDReturnCritic

@@ -228,6 +228,7 @@ def distill(
     unroll_length: int | None = None,
     optimiser: str | dict | Optimiser = "sgd",
     return_critic: str | dict | None = None,
+    return_lambda: float = 1.0,
 ) -> DistillResult:
     """Distil ``teacher`` into zero-initialised (uniform) tabular softmax students.
 
@@ -260,6 +261,9 @@ def distill(
         a state baseline under either sampler, and the bootstrap value of the
         ``unroll`` sampler's cut returns. A baseline leaves the expected update
         unchanged (tested); without a critic unroll returns are truncated.
+      return_lambda: with a critic, the score weight is the lambda-return on it: 1 (default)
+        sums the pseudo-rewards to the episode's or unroll's end, 0 is the one-step
+        target rhat_t + Vhat(s_{t+1}) (Section 4's "usual actor-critic" update).
       progress: callback receiving a dict (steps_done, steps, elapsed_s,
         steps_per_s, eta_s) about every 30 s and at the end, or a Logger.
     Returns:
@@ -272,6 +276,8 @@ def distill(
         raise ValueError(f"steps must be a non-negative integer, got {steps}")
     if int(eval_every) != eval_every or eval_every < 1:
         raise ValueError(f"eval_every must be a positive integer, got {eval_every}")
+    if not 0.0 <= return_lambda <= 1.0:
+        raise ValueError(f"return_lambda must lie in [0, 1], got {return_lambda}")
     opt = make_optimiser(optimiser, lr)
     if "teacher_value" in method.needs and teacher.value is None:
         raise ValueError(f"method {method.name} needs a teacher critic: Teacher.value is None")
@@ -316,7 +322,7 @@ def distill(
             V = ret.values(step, lambda: pseudo_value(method, mdps, teacher, logits, v_student,
                                                       teacher_log=evaluate.teacher_log))
             trans = est.step(logits, opt, rng, student_value=v_student, baseline=V, critic_values=V,
-                             td_lambda=td_lambda)
+                             td_lambda=td_lambda, return_lambda=return_lambda)
             if crit is not None:
                 crit.observe(trans)
             if td_lambda is not None:
@@ -336,5 +342,5 @@ def distill(
               "steps": int(steps), "n_trajectories": int(n_trajectories),
               "critic": repr(crit) if crit is not None else None, "teacher": teacher.name,
               "sampler": sampler, "unroll_length": unroll_length, "optimiser": repr(opt),
-              "return_critic": repr(ret)},
+              "return_critic": repr(ret), "return_lambda": return_lambda},
     )

@@ -190,7 +190,7 @@ class SampledEstimator:
 
     def _estimate_rows(self, flat: np.ndarray, cache, source: UniformSource, student_value: np.ndarray | None,
                        scale: float, baseline: np.ndarray | None = None, critic_values: np.ndarray | None = None,
-                       td_lambda: float | None = None):
+                       td_lambda: float | None = None, return_lambda: float = 1.0):
         """One sampled step -> (visited rows, their :class:`update.RowUpdate` of scale * N * G, transitions).
 
         ``scale`` multiplies the per-trajectory sum (1/N for the update, lr/N for
@@ -199,16 +199,13 @@ class SampledEstimator:
         lse, table, block_probs = cache
         meth, K = self.method, self.K
         rec = self._rollout(table, source)
-        counts = np.bincount(rec.state, minlength=self.B * self.S)
-        rows = np.flatnonzero(counts)
+        rows, counts, row = kernels.visited_rows(rec.state, self.B * self.S, self._inv)
         inv = self._inv
-        inv[rows] = np.arange(rows.size)
         states = RowStates(self.teacher, rows, flat, lse[rows], student_value, self._ws)
         upd = RowUpdate(rows.size, chunk=self.rows.chunk)
         action = reward = targets = None
         next_flat = self.plan.next_flat[rec.state * K + rec.outcome]
         if self.need_actions:
-            row = inv[rec.state]
             buf, lo, _ = source.view(self.B * self.N, 0)
             u = kernels.action_uniforms(rec.traj, rec.time, buf, lo, source.head, source.stride)
             action = self.rows.draw_actions(states, row, rec.state, rec.outcome, u, flat, lse, block_probs)
@@ -219,7 +216,8 @@ class SampledEstimator:
                 boundary = self._boundary(rec, flat, lse, student_value)
                 next_row = np.where(rec.cont, inv[next_flat], 0)
                 W, targets = score_weights(meth, states, row, action, reward, rec.cont, next_row, rec.traj,
-                                           boundary, critic_values, rec.state, next_flat, td_lambda)
+                                           boundary, critic_values, rec.state, next_flat, td_lambda,
+                                           return_lambda)
                 if baseline is not None:
                     # a state-only baseline: E[(e_a - pi) b(s)] = 0, so the mean is unchanged
                     W = W - baseline[rec.state]
@@ -230,7 +228,7 @@ class SampledEstimator:
         elif self._action_reward is None:
             reward = self._outcome_reward[rec.state * K + rec.outcome]
         if meth.state_loss is not None:
-            upd.state_term(self.rows.loss_grad(states, meth.state_loss), (scale * counts[rows])[:, None])
+            upd.state_term(self.rows.loss_grad(states, meth.state_loss), (scale * counts)[:, None])
         trans = Transitions(traj=rec.traj, time=rec.time, flat_state=rec.state, flat_next=next_flat,
                             outcome=rec.outcome, action=action, reward=reward, cont=rec.cont, n_states=self.S,
                             n_trajectories=self.N, return_target=targets)
@@ -240,8 +238,8 @@ class SampledEstimator:
     # -------------------------------------------------------------- public
     def update(self, logits: np.ndarray, rng: np.random.Generator | UniformSource,
                student_value: np.ndarray | None = None, baseline: np.ndarray | None = None,
-               critic_values: np.ndarray | None = None, td_lambda: float | None = None
-               ) -> tuple[np.ndarray, Transitions]:
+               critic_values: np.ndarray | None = None, td_lambda: float | None = None,
+               return_lambda: float = 1.0) -> tuple[np.ndarray, Transitions]:
         """Sampled update of Eq. (1) at ``logits`` (not modified).
 
         Args:
@@ -254,6 +252,8 @@ class SampledEstimator:
             sampler's cut returns (None: truncated returns).
           td_lambda: also return lambda-return targets (``Transitions.return_target``)
             for a TD critic whose values are ``critic_values``.
+          return_lambda: with ``critic_values``, the score weight is the lambda-return on
+            them (``weights.score_weights``; 1: n-step, 0: one-step targets).
         Returns:
           (G: float[B, S, A] descent direction, same convention as
           ``exact.expected_update``; the sampled :class:`Transitions`).
@@ -265,7 +265,8 @@ class SampledEstimator:
         cache = self.rows.full_cache(flat, normalise=False)
         states, upd, trans = self._estimate_rows(flat, cache, self._source(rng), student_value, 1.0 / self.N,
                                                  self._check_states(baseline, "baseline"),
-                                                 self._check_states(critic_values, "critic_values"), td_lambda)
+                                                 self._check_states(critic_values, "critic_values"), td_lambda,
+                                                 return_lambda)
         G = np.zeros((self.B * self.S, self.A))
         self.rows.assemble(states, upd, G, self.method.state_loss)
         return G.reshape(self.B, self.S, self.A), trans
@@ -282,7 +283,8 @@ class SampledEstimator:
 
     def step(self, logits: np.ndarray, optimiser: Optimiser, rng: np.random.Generator | UniformSource,
              student_value: np.ndarray | None = None, baseline: np.ndarray | None = None,
-             critic_values: np.ndarray | None = None, td_lambda: float | None = None) -> Transitions:
+             critic_values: np.ndarray | None = None, td_lambda: float | None = None,
+             return_lambda: float = 1.0) -> Transitions:
         """One optimisation step of ``optimiser`` (``optim``) with the sampled update, in place; only the
         visited rows change (up to softmax-invariant shifts: grouped rows are kept log-normalised, ``rows``).
 
@@ -302,7 +304,8 @@ class SampledEstimator:
         with np.errstate(over="ignore", invalid="ignore"):  # reported by apply as one error
             states, upd, trans = self._estimate_rows(flat, self._cache, self._source(rng), student_value,
                                                      optimiser.scale / self.N, self._check_states(baseline, "baseline"),
-                                                     self._check_states(critic_values, "critic_values"), td_lambda)
+                                                     self._check_states(critic_values, "critic_values"), td_lambda,
+                                                 return_lambda)
             try:
                 self.rows.apply(flat, states, upd, self.method.state_loss, self._cache, optimiser)
             except FloatingPointError:

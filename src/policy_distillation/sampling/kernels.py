@@ -204,3 +204,88 @@ def return_to_go(rhat, segment):
         acc = rhat[j] + acc
         out[j] = acc
     return out
+
+
+@numba.njit(cache=True)
+def visited_rows(state, n_rows, inverse):
+    """The distinct rows of ``state`` (int[M]) in increasing order, their visit counts, and each
+    record's index among them -> (rows int[R], counts int[R], row int[M]); ``inverse`` (int[n_rows])
+    is scratch, left as it was."""
+    counts_all = np.zeros(n_rows, dtype=np.int64)
+    for m in range(state.shape[0]):
+        counts_all[state[m]] += 1
+    R = 0
+    for f in range(n_rows):
+        if counts_all[f]:
+            R += 1
+    rows = np.empty(R, dtype=np.int64)
+    counts = np.empty(R, dtype=np.int64)
+    r = 0
+    for f in range(n_rows):
+        if counts_all[f]:
+            rows[r], counts[r] = f, counts_all[f]
+            inverse[f] = r
+            r += 1
+    row = np.empty(state.shape[0], dtype=np.int64)
+    for m in range(state.shape[0]):
+        row[m] = inverse[state[m]]
+    return rows, counts, row
+
+
+@numba.njit(cache=True)
+def dense_rows_step(flat, rows, G, lse_all, update_table, op, fixed, w_student, table):
+    """theta[rows] <- theta[rows] - G (SGD, lr folded into G), then per row its log-sum-exp and, when
+    ``update_table``, the control's outcome table row (``fixed[row] + w_student * (softmax @ op)``,
+    normalised cumulative sums). op: float[A, K] shared outcome table; fixed: float[n, K] or a
+    [1, K] dummy when the control has no fixed part (``w_student`` = 1). Returns False (and stops) on
+    a non-finite result."""
+    R, A = G.shape
+    K = op.shape[1]
+    e = np.empty(A)
+    q = np.empty(K)
+    has_fixed = fixed.shape[0] > 1
+    for r in range(R):
+        f = rows[r]
+        m = -np.inf
+        for a in range(A):
+            x = flat[f, a] - G[r, a]
+            flat[f, a] = x
+            if x > m:
+                m = x
+        z = 0.0
+        for a in range(A):
+            e[a] = np.exp(flat[f, a] - m)
+            z += e[a]
+        lse = m + np.log(z)
+        if not np.isfinite(lse):
+            return False
+        lse_all[f] = lse
+        if update_table:
+            for k in range(K):
+                acc = 0.0
+                for a in range(A):
+                    acc += e[a] * op[a, k]
+                acc /= z
+                q[k] = fixed[f, k] + w_student * acc if has_fixed else acc
+            acc = 0.0
+            for k in range(K):
+                acc += q[k]
+                q[k] = acc
+            for k in range(K - 1):
+                table[f, k] = q[k] / q[K - 1]
+    return True
+
+
+@numba.njit(cache=True)
+def lambda_returns(rhat, segment, cont, v_next, lam):
+    """G_t = rhat_t + cont_t [(1 - lam) V(s_{t+1}) + lam G_{t+1}] within segments (at a segment's last
+    step the bracket is V(s_{t+1})), right to left -> float[M]."""
+    M = rhat.shape[0]
+    out = np.empty(M)
+    nxt = 0.0
+    for j in range(M - 1, -1, -1):
+        last = j == M - 1 or segment[j + 1] != segment[j]
+        boot = v_next[j] if last else (1.0 - lam) * v_next[j] + lam * nxt
+        out[j] = rhat[j] + (boot if cont[j] else 0.0)
+        nxt = out[j]
+    return out

@@ -25,6 +25,8 @@ import numpy as np
 
 from ..controls import Control
 from ..mdp import TabularMDPs
+from ..optim import SGD
+from . import kernels
 from .actions import ActionBlocks, action_blocks, draw_actions, draw_actions_blocked
 from .rollout import normalised_cumsum, outcome_table
 from .row_states import RowStates, Workspace
@@ -154,6 +156,14 @@ class DenseRows(StudentRows):
     def apply(self, flat, states, upd, loss, cache, optimiser):
         lse_all, table_all, _ = cache
         rows = states.rows
+        if self.shared and isinstance(optimiser, SGD):  # one compiled pass (kernels.dense_rows_step)
+            G = upd.block(0, rows.size, self.ws.get("G", (rows.size, self.A)))
+            fixed = self.marginal.fixed if self.marginal.fixed is not None else np.zeros((1, 1))
+            ok = kernels.dense_rows_step(flat, rows, G, lse_all, not self.control.is_fixed, self.op[0, 0], fixed,
+                                         float(self.marginal.student), table_all)
+            if not ok:
+                raise FloatingPointError("sgd_step produced non-finite logits (learning rate too large?)")
+            return
         logits_rows = states.student_logits[0]  # the visited rows (taken once per step), updated in place
         optimiser.apply_rows(logits_rows, upd.block(0, rows.size, self.ws.get("G", logits_rows.shape)), rows,
                              flat.shape[0])

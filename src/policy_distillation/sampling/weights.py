@@ -8,6 +8,9 @@ its episode sums to its end, and one cut by the unroll's end is bootstrapped:
 
     W_t = sum_{i = t}^{L-1} rhat_i + Vhat(s_L),
 
+or, with ``return_lambda`` below 1, the lambda-return on the critic (0: the
+one-step target rhat_t + Vhat(s_{t+1})),
+
 where the last step's pseudo-reward takes its next-state part at s_L in
 expectation under the student (the next action is not sampled) and Vhat is the
 critic's value (``return_critics``; 0 without one: the truncated return).
@@ -54,7 +57,7 @@ def segments(traj: np.ndarray, cont: np.ndarray) -> np.ndarray:
 def score_weights(method: Method, states: StateBatch, row: np.ndarray, action: np.ndarray, reward: np.ndarray,
                   cont: np.ndarray, next_row: np.ndarray, traj: np.ndarray, boundary: Boundary | None,
                   values: np.ndarray | None, state: np.ndarray, next_flat: np.ndarray,
-                  td_lambda: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                  td_lambda: float | None = None, return_lambda: float = 1.0) -> tuple[np.ndarray, np.ndarray | None]:
     """W float[M] (before any baseline) and, with ``td_lambda``, lambda-return targets float[M] for a TD critic.
 
     Args:
@@ -64,6 +67,9 @@ def score_weights(method: Method, states: StateBatch, row: np.ndarray, action: n
       boundary: the unroll's bootstrapped last steps, or None (episodes).
       values: flat float[B * S] critic Vhat, or None (truncation; no targets).
       state, next_flat: flat s_t and s_{t+1} of every record (for the critic's values).
+      return_lambda: with a critic, W_t is the lambda-return on it: 1 sums the pseudo-rewards to the
+        segment's end (then Vhat(s_L) at an unroll's cut), 0 is the one-step target rhat_t + Vhat(s_{t+1})
+        (Section 4's "usual actor-critic update").
     """
     sampled_cont = cont
     if boundary is not None:
@@ -80,12 +86,12 @@ def score_weights(method: Method, states: StateBatch, row: np.ndarray, action: n
             v_next[boundary.index] = method.bootstrap.at(boundary.states, boundary.row)
         return rhat + v_next, None
     seg = segments(traj, cont)
-    W_rhat = rhat
-    if boundary is not None and boundary.index.size and values is not None:
-        W_rhat = rhat.copy()
-        W_rhat[boundary.index] += values[boundary.flat]
-    W = return_to_go(W_rhat, seg)
+    if values is None:  # Monte Carlo returns (truncated at an unroll's end)
+        W = return_to_go(rhat, seg)
+    else:  # lambda-returns on the critic: n-step to the unroll's end (lam = 1) ... one-step TD targets (lam = 0)
+        W = lambda_returns(rhat, seg, cont, values[next_flat], return_lambda)
     targets = None
     if td_lambda is not None and values is not None:
-        targets = lambda_returns(rhat, seg, cont, values[next_flat], td_lambda)
+        targets = W.copy() if td_lambda == return_lambda else lambda_returns(rhat, seg, cont, values[next_flat],
+                                                                             td_lambda)
     return W, targets
