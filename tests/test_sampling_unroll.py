@@ -34,11 +34,13 @@ def stationary_starts(mdps, control_pi, copies, rng):
     return flat, d.sum(axis=1)
 
 
+@pytest.mark.parametrize("lam", [1.0, 0.0])
 @pytest.mark.parametrize("name", METHODS)
-def test_bootstrapped_unroll_mean_is_the_exact_update_per_transition(problem, name):
+def test_bootstrapped_unroll_mean_is_the_exact_update_per_transition(problem, name, lam):
     """From the stationary law of the walkers, with the exact critic as bootstrap and
     baseline, E[G_unroll] = L / E[episode length] * G_exact (renewal: a stationary walker
-    visits s with frequency d(s) / E[len]). 5 standard errors + 1e-3 over 400 copies."""
+    visits s with frequency d(s) / E[len]), for n-step (lambda 1) and one-step (lambda 0)
+    targets. 5 standard errors + 1e-3 over 400 copies."""
     mdps, teacher, logits, v_student = problem
     method = M.get_method(name)
     ctx = M.DistillContext(mdps, teacher.pi, logits, teacher.value, v_student)
@@ -55,7 +57,7 @@ def test_bootstrapped_unroll_mean_is_the_exact_update_per_transition(problem, na
     if method.has_score_term and method.bootstrap is None:
         V = rep(pseudo_value(method, mdps, teacher, logits, v_student))
     G, _ = est.update(rep(logits), np.random.default_rng(9), student_value=rep(v_student), baseline=V,
-                      critic_values=V)
+                      critic_values=V, return_lambda=lam)
     G = G.reshape(mdps.B, copies, mdps.S, mdps.A) * (length / L)[:, None, None, None]
     se = G.std(axis=1, ddof=1) / np.sqrt(copies)
     err = np.abs(G.mean(axis=1) - exact)
