@@ -7,8 +7,13 @@ rule aggregate_fig3:
         speedup="data/results/fig3_speedup.csv",
     log:
         "logs/aggregate/fig3.log",
+    localrule: True
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=LOCAL_MEM_MB,
+        runtime=LOCAL_RUNTIME,
     params:
         code=CODE["aggregate"],
     script:
@@ -23,8 +28,13 @@ rule aggregate_fig4:
         summary="data/results/fig4_per_mdp.csv.gz",
     log:
         "logs/aggregate/fig4.log",
+    localrule: True
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=LOCAL_MEM_MB,
+        runtime=LOCAL_RUNTIME,
     params:
         code=CODE["aggregate"],
     script:
@@ -39,8 +49,13 @@ rule aggregate_fig5:
         summary="data/results/fig5_per_mdp.csv.gz",
     log:
         "logs/aggregate/fig5.log",
+    localrule: True
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=LOCAL_MEM_MB,
+        runtime=LOCAL_RUNTIME,
     params:
         code=CODE["aggregate"],
     script:
@@ -55,8 +70,13 @@ rule aggregate_fig6:
         summary="data/results/fig6_per_mdp.csv.gz",
     log:
         "logs/aggregate/fig6.log",
+    localrule: True
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=LOCAL_MEM_MB,
+        runtime=LOCAL_RUNTIME,
     params:
         code=CODE["aggregate"],
     script:
@@ -70,8 +90,13 @@ rule aggregate_fig2:
         curves="data/results/fig2_trajectories.csv",
     log:
         "logs/aggregate/fig2.log",
+    localrule: True
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=LOCAL_MEM_MB,
+        runtime=LOCAL_RUNTIME,
     params:
         code=CODE["aggregate"],
     script:

@@ -147,3 +147,38 @@ wildcard_constraints:
     shard=r"\d{3}",
     method=r"[a-z0-9_]+",
     job=r"fig[3-6]/[A-Za-z0-9_.+-]+(/[A-Za-z0-9_.+-]+)*",
+
+
+# Cluster resources (README "Cluster resources"): every job runs one thread (BLAS, OpenMP and numba
+# are pinned to one); memory (MiB) and wall time (minutes) grow with the job's size
+# (policy_distillation.sizing), so a profile with more worlds, actions or steps asks for more, and a
+# retried job (attempt 2, ...) for proportionally more. Rules that take seconds are localrules.
+from policy_distillation import sizing
+
+
+def shard_worlds(wildcards):
+    return min(config["shard_size"], config["n_mdps"] - int(wildcards.shard) * config["shard_size"])
+
+
+def distill_mem_mb(wildcards, attempt):
+    return sizing.distill_mem_mb(JOB_BY_KEY[wildcards.job], config["grid"], attempt)
+
+
+def distill_runtime(wildcards, attempt):
+    return sizing.distill_runtime(JOB_BY_KEY[wildcards.job], config["grid"], attempt)
+
+
+def teacher_mem_mb(wildcards, attempt):
+    return sizing.teacher_mem_mb(shard_worlds(wildcards), config["grid"], attempt)
+
+
+def q_teacher_runtime(wildcards, attempt):
+    return sizing.q_teacher_runtime(shard_worlds(wildcards), config["teacher"]["steps"], attempt)
+
+
+def noisy_teacher_runtime(wildcards, attempt):
+    return sizing.noisy_teacher_runtime(shard_worlds(wildcards), config["figure5"]["mc_trajectories"], attempt)
+
+
+LOCAL_MEM_MB = sizing.LOCAL_MEM_MB
+LOCAL_RUNTIME = sizing.LOCAL_RUNTIME

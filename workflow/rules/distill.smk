@@ -10,6 +10,10 @@ rule distill:
         "benchmarks/runs/{job}.tsv"
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=distill_mem_mb,
+        runtime=distill_runtime,
     params:
         job=job_params,
         code=CODE["distill"],
@@ -24,8 +28,13 @@ rule counterexample:
         "logs/runs/fig2/{method}.log",
     benchmark:
         "benchmarks/runs/fig2/{method}.tsv"
+    localrule: True
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=LOCAL_MEM_MB,
+        runtime=LOCAL_RUNTIME,
     params:
         rewards=config["figure2"]["rewards"],
         steps=config["figure2"]["steps"],

@@ -12,8 +12,13 @@ for _fig, _table in FIGURE_TABLES.items():
             png=report(f"figures/{_fig}.png", caption=f"../report/{_fig}.rst", category="Figures"),
         log:
             f"logs/figures/{_fig}.log",
+        localrule: True
         conda:
             "../../environment.yml"
+        threads: 1
+        resources:
+            mem_mb=LOCAL_MEM_MB,
+            runtime=LOCAL_RUNTIME,
         params:
             figure=_fig,
             main_T=config["figure6"]["T"],

@@ -3,8 +3,13 @@ rule grid_worlds:
         "data/mdps/grid_{shard}.npz",
     log:
         "logs/mdps/grid_{shard}.log",
+    localrule: True
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=LOCAL_MEM_MB,
+        runtime=LOCAL_RUNTIME,
     params:
         grid=grid_params,
         seed=config["seed"],

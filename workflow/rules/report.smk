@@ -13,8 +13,13 @@ rule claims:
         json="figures/claims.json",
     log:
         "logs/report/claims.log",
+    localrule: True
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=LOCAL_MEM_MB,
+        runtime=LOCAL_RUNTIME,
     params:
         main_T=config["figure6"]["T"],
         scale=SCALE,
@@ -31,8 +36,13 @@ rule table1:
         "logs/report/table1.log",
     benchmark:
         "benchmarks/report/table1.tsv"
+    localrule: True
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=LOCAL_MEM_MB,
+        runtime=LOCAL_RUNTIME,
     params:
         seed=config["seed"],
         scale=SCALE,

@@ -9,6 +9,10 @@ rule q_teacher:
         "benchmarks/teachers/q_{shard}.tsv"
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=teacher_mem_mb,
+        runtime=q_teacher_runtime,
     params:
         teacher=teacher_params,
         seed=config["seed"],
@@ -31,6 +35,10 @@ rule noisy_teacher:
         "benchmarks/teachers/noisy_{shard}.tsv"
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=teacher_mem_mb,
+        runtime=noisy_teacher_runtime,
     params:
         noise=config["figure5"]["noise"],
         flip_action=config["figure5"]["flip_action"],
