@@ -71,7 +71,7 @@ def memory_mb(n_worlds: int, n_states: int, arrays_of_actions: int = 0, attempt:
     float64 [B, S] arrays (``DISTILL_ARRAYS * A`` for a distillation job)."""
     world_states = n_worlds * n_states
     mb = BASE_MB + WORLD_STATE_KB * world_states / 1024 + arrays_of_actions * world_states * 8 / MIB
-    return math.ceil(HEADROOM * mb * attempt)
+    return math.ceil(HEADROOM * mb) * attempt
 
 
 def distill_mem_mb(job, grid: dict, attempt: int = 1) -> int:
@@ -104,4 +104,4 @@ def noisy_teacher_runtime(n_worlds: int, mc_trajectories: int, attempt: int = 1)
 
 def minutes(seconds: float, attempt: int = 1) -> int:
     """Wall-time limit in minutes for a job measured (or modelled) at ``seconds``."""
-    return math.ceil((MIN_RUNTIME + TIME_MARGIN * seconds / 60) * attempt)
+    return math.ceil(MIN_RUNTIME + TIME_MARGIN * seconds / 60) * attempt
