@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import subprocess
 import sys
 
@@ -124,13 +125,15 @@ def test_an_unknown_executor_is_refused():
         launch.parse_args(["--executor", "pbs"])
 
 
-def test_live_slurm_jobs_in_reads_squeue_work_dirs(tmp_path, monkeypatch):
+def test_live_slurm_jobs_in_finds_jobs_logging_under_the_output_root(tmp_path, monkeypatch):
     root = tmp_path / "out"
     (root / "sub").mkdir(parents=True)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     squeue = bin_dir / "squeue"
-    squeue.write_text(f"#!/bin/sh\nprintf '11|{root}\\n12|{root}/sub\\n13|{tmp_path}\\n14|/elsewhere\\n'\n")
+    logs = root / ".snakemake" / "slurm_logs"
+    squeue.write_text(f"#!/bin/sh\nprintf '11   |{logs}/rule_distill/fig3/%%j.log   |\\n12   |{root}/sub/1.log   |\\n"
+                      f"13   |{tmp_path}/x.log   |\\n14   |/elsewhere/1.log   |\\n'\n")
     squeue.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     assert launch.live_slurm_jobs_in(root) == ["11", "12"]
@@ -146,3 +149,20 @@ def test_a_stale_lock_is_kept_while_slurm_jobs_of_the_run_are_alive(tmp_path, mo
     code = launch.main(["--profile", str(profile_in(tmp_path, root)), "--executor", "slurm", "--slurm-account", "a"])
     assert code == 2 and "Slurm jobs ['77']" in capsys.readouterr().err
     assert (root / ".snakemake" / "locks" / "0.input.lock").exists()
+
+
+def test_the_slurm_profile_dry_runs_with_account_partition_and_resources(tmp_path, monkeypatch, capfd):
+    """The launcher's slurm command is valid for Snakemake and the plugin (profile keys included), and every
+    cluster job carries the account, the partition, its memory and its wall time."""
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    monkeypatch.delenv("SLURM_PARTITION", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code = launch.main(["--profile", str(profile_in(tmp_path, tmp_path / "out")), "--executor", "slurm",
+                        "--slurm-account", "proj42", "--slurm-partition", "short", "fig4", "--", "--dry-run"])
+    out = "".join(capfd.readouterr())
+    assert code == 0, out[-3000:]
+    jobs = re.findall(r"^rule (\w+):\n.*?^\s+resources: (.*?)$", out, re.M | re.S)
+    assert {rule for rule, _ in jobs} >= {"q_teacher", "distill"}, out[-3000:]
+    for rule, resources in jobs:
+        assert "slurm_account=proj42" in resources and "slurm_partition=short" in resources, (rule, resources)
+        assert re.search(r"\bmem_mb=\d+", resources) and re.search(r"\bruntime=\d+", resources), (rule, resources)

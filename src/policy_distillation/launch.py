@@ -61,14 +61,14 @@ def live_processes_in(root: Path, exclude: set[int]) -> list[int]:
 
 
 def live_slurm_jobs_in(root: Path) -> list[str]:
-    """Ids of the user's Slurm jobs whose working directory is ``root`` or below ([] without ``squeue``).
+    """Ids of the user's queued or running Slurm jobs that belong to a run in ``root`` ([] without ``squeue``).
 
-    The slurm executor submits every job with ``-D <output root>``, so after the submitting
-    Snakemake was killed its jobs can still be found (they keep running: only a clean
-    interrupt cancels them).
+    The slurm executor writes each job's Slurm log under ``<output root>/.snakemake/slurm_logs``,
+    so a job is recognised by its standard output path. Such jobs outlive a submitting Snakemake
+    that was killed (only a clean interrupt cancels them).
     """
     try:
-        proc = subprocess.run(["squeue", "--noheader", "--user", str(os.getuid()), "--format=%i|%Z"],
+        proc = subprocess.run(["squeue", "--noheader", "--user", str(os.getuid()), "--Format=JobID:30|,STDOUT:4096|"],
                               capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return []
@@ -77,9 +77,10 @@ def live_slurm_jobs_in(root: Path) -> list[str]:
     root = root.resolve()
     found = []
     for line in proc.stdout.splitlines():
-        job, _, workdir = line.strip().partition("|")
-        if job and workdir and (Path(workdir) == root or root in Path(workdir).parents):
-            found.append(job)
+        job, _, rest = line.partition("|")
+        log = Path(rest.rpartition("|")[0].strip() or "/")
+        if job.strip() and root in log.parents:
+            found.append(job.strip())
     return found
 
 
@@ -203,6 +204,7 @@ def run_command(repo: Path, args: argparse.Namespace, extra: list[str]) -> list[
         resources = slurm_default_resources(repo, args.slurm_account, args.slurm_partition)
     return snakemake_command(repo, args.profile, args.cores, extra, executor=args.executor,
                              default_resources=resources, targets=args.targets)
+
 
 if __name__ == "__main__":
     sys.exit(main())
