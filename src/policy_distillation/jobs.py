@@ -153,6 +153,27 @@ class DistillJob:
         return cls(**{k: v for k, v in dict(params).items() if k in names})
 
 
+def regime_fields(regime: dict, method: str) -> dict:
+    """The job fields a regime (a profile's ``regimes.<name>``) decides for ``method``.
+
+    Sampler ``exact`` is the exact expected update (estimator ``exact``); the
+    critic applies only to the regime's ``critic_methods``.
+    """
+    exact = regime["sampler"] == "exact"
+    critic = regime["critic"] if method in regime["critic_methods"] and not exact else {"kind": "none"}
+    return {"estimator": "exact" if exact else "sampled", "sampler": "episode" if exact else regime["sampler"],
+            "unroll_length": regime.get("unroll_length") if regime["sampler"] == "unroll" else None,
+            "optimiser": regime["optimiser"], "critic": critic, "return_lambda": regime["return_lambda"]}
+
+
+def distill_kwargs(fields: dict) -> dict:
+    """``training.distill`` keyword arguments from job fields (``regime_fields`` plus lr, steps, eval_every)."""
+    return {"estimator": fields["estimator"], "lr": fields["lr"], "steps": fields["steps"],
+            "eval_every": fields["eval_every"], "sampler": fields["sampler"],
+            "unroll_length": fields["unroll_length"], "optimiser": dict(fields["optimiser"]),
+            "return_critic": dict(fields["critic"]), "return_lambda": fields["return_lambda"]}
+
+
 def _grid_shards(n_mdps: int, shard_size: int) -> list[int]:
     return list(range(-(-n_mdps // shard_size)))
 
@@ -167,11 +188,8 @@ def figure_jobs(config: dict) -> dict[str, list[DistillJob]]:
     def base(fig: str, method: str) -> dict:
         section = config[fig.replace("fig", "figure")]
         regime = config["regimes"][section["regime"]]
-        critic = regime["critic"] if method in regime["critic_methods"] else {"kind": "none"}
-        return {**common, "figure": fig, "method": method, "lr": regime["learning_rates"][method],
-                "steps": section["steps"], "eval_every": section["eval_every"], "sampler": regime["sampler"],
-                "unroll_length": regime.get("unroll_length") if regime["sampler"] == "unroll" else None,
-                "optimiser": regime["optimiser"], "critic": critic, "return_lambda": regime["return_lambda"]}
+        return {**common, **regime_fields(regime, method), "figure": fig, "method": method,
+                "lr": regime["learning_rates"][method], "steps": section["steps"], "eval_every": section["eval_every"]}
 
     f3, f4, f5, f6 = (config[k] for k in ("figure3", "figure4", "figure5", "figure6"))
     n3, n4 = min(f3["n_mdps"], n_all), min(f4["n_mdps"], n_all)
@@ -240,11 +258,9 @@ def run_distill(job: DistillJob, mdps: TabularMDPs | None = None, q: np.ndarray 
         worlds, teacher = job_teacher(job, mdps, q, noisy)
     critic = {"kind": "exact", "every": job.student_critic_every} if job.student_critic_every else None
     ids = job.world_ids()
-    res = distill(worlds, teacher, job.method, job.estimator, steps=job.steps, lr=job.lr, eval_every=job.eval_every,
-                  n_trajectories=job.n_trajectories, critic=critic, progress=log,
-                  seed=job_seed(job.seed, job.figure, *job.setting.values()), world_ids=ids, sampler=job.sampler,
-                  unroll_length=job.unroll_length, optimiser=dict(job.optimiser), return_critic=dict(job.critic),
-                  return_lambda=job.return_lambda)
+    res = distill(worlds, teacher, job.method, n_trajectories=job.n_trajectories, critic=critic, progress=log,
+                  seed=job_seed(job.seed, job.figure, *job.setting.values()), world_ids=ids,
+                  **distill_kwargs(asdict(job)))
     run = {"steps": res.steps, "returns": res.returns, "kl_teacher": res.kl_teacher, "kl_student": res.kl_student,
            "kl_uniform": res.kl_uniform, "teacher_return": res.teacher_return, "mdp": ids, "labels": job.labels}
     if job.teacher == "softmax":

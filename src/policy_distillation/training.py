@@ -117,11 +117,12 @@ class DistillResult:
 
 
 def checkpoint_steps(steps: int, eval_every: int) -> list[int]:
-    """Evaluation steps: 0, every ``eval_every``, the last step, and the 1-2-5
-    sequence below ``eval_every`` (1, 2, 5, 10, 20, ...), so the first steps, where
-    distillation moves fastest, are resolved even when ``eval_every`` is large."""
-    early = {m * 10**e for e in range(len(str(max(steps, 1)))) for m in (1, 2, 5)}
-    early = {k for k in early if k < min(eval_every, steps)}
+    """Evaluation steps: 0, every ``eval_every``, the last step, and the sequence
+    1, 1.5, 2, 3, 4, 5, 7 x 10^e (1, 2, 3, 4, 5, 7, 10, 15, 20, ...; neighbours at most
+    1.5x apart), so the first steps, where distillation moves fastest, are resolved
+    even when ``eval_every`` is large, and steps to a target are read to within 1.5x."""
+    early = {int(m * 10**e) for e in range(len(str(max(steps, 1)))) for m in (1, 1.5, 2, 3, 4, 5, 7)}
+    early = {k for k in early if 0 < k < steps}
     return sorted(set(range(0, steps + 1, eval_every)) | {steps} | early)
 
 
