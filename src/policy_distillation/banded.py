@@ -250,59 +250,17 @@ def _band_solve_t(a, kl, ku, x):
             xs[i] -= row[i] * xj
 
 
-@numba.njit(cache=True, parallel=True)
-def woodbury_solves(band, kl, E, W, far, n_far):
-    """Band solves of the Woodbury terms for ``M = A + E V^T`` (V selects the far columns).
-
-    Args:
-      band: float[B, S, w] factorised; E: float[B, p, S], overwritten by Z = A^-1 E;
-      far: int64[B, p]; n_far: int64[B].
-    Output:
-      W: float[B, p, S] (zeros on entry) = A^-T V, filled in place.
-    """
-    ku = band.shape[2] - 1 - kl
-    for b in numba.prange(band.shape[0]):
-        for q in range(n_far[b]):
-            _band_solve(band[b], kl, ku, E[b, q])
-            W[b, q, far[b, q]] = 1.0
-            _band_solve_t(band[b], kl, ku, W[b, q])
-
-
 # ---------------------------------------------------------------- solves
 @numba.njit(cache=True, parallel=True)
-def solve(band, kl, Z, C_inv, far, n_far, rhs, x, scratch):
-    """x = M^-1 rhs per MDP, i.e. ``(I - gamma P_pi) x = rhs`` (Bellman expectation: values).
+def solve(band, kl, Z, W, C_inv, far, n_far, rhs, x, scratch, transposed):
+    """Solve ``M x = rhs`` (values: ``(I - gamma P_pi) x = r``) or, if ``transposed``, ``M^T x = rhs``
+    (visitation: ``(I - gamma P_pi)^T d = mu``) for every MDP, Woodbury correction included.
+
+    One kernel for both directions and for the Woodbury set-up (``n_far`` all 0: the band alone),
+    as each numba entry point adds about a second of compile time.
 
     Args:
-      band, kl, Z, C_inv, far, n_far: from :class:`BandedLU`; rhs: float[B, S]; scratch: float[B, p].
-    Output:
-      x: float[B, S], filled in place.
-    """
-    B, S = rhs.shape
-    ku = band.shape[2] - 1 - kl
-    for b in numba.prange(B):
-        xb = x[b]
-        xb[:] = rhs[b]
-        _band_solve(band[b], kl, ku, xb)
-        q_n = n_far[b]
-        for q in range(q_n):  # t = C^-1 y[far], into scratch (y is still needed)
-            acc = 0.0
-            for r in range(q_n):
-                acc += C_inv[b, q, r] * xb[far[b, r]]
-            scratch[b, q] = acc
-        for q in range(q_n):  # x = y - Z t
-            t = scratch[b, q]
-            zq = Z[b, q]
-            for i in range(S):
-                xb[i] -= t * zq[i]
-
-
-@numba.njit(cache=True, parallel=True)
-def solve_transposed(band, kl, Z, W, C_inv, n_far, rhs, x, scratch):
-    """x = M^-T rhs per MDP, i.e. ``(I - gamma P_pi)^T x = rhs`` (state visitation from mu).
-
-    Args:
-      band, kl, Z, W, C_inv, n_far: from :class:`BandedLU`; rhs: float[B, S]; scratch: float[B, p].
+      band, kl, Z, W, C_inv, far, n_far: from :class:`BandedLU`; rhs: float[B, S]; scratch: float[B, p].
     Output:
       x: float[B, S], filled in place.
     """
@@ -311,21 +269,32 @@ def solve_transposed(band, kl, Z, W, C_inv, n_far, rhs, x, scratch):
     for b in numba.prange(B):
         xb = x[b]
         q_n = n_far[b]
-        for q in range(q_n):  # s = Z^T rhs, into scratch (rhs is overwritten next)
-            zq = Z[b, q]
-            acc = 0.0
-            for i in range(S):
-                acc += zq[i] * rhs[b, i]
-            scratch[b, q] = acc
-        xb[:] = rhs[b]
-        _band_solve_t(band[b], kl, ku, xb)
-        for q in range(q_n):  # x = y - W C^-T s
-            t = 0.0
-            for r in range(q_n):
-                t += C_inv[b, r, q] * scratch[b, r]
-            wq = W[b, q]
-            for i in range(S):
-                xb[i] -= t * wq[i]
+        if transposed:
+            for q in range(q_n):  # s = Z^T rhs, before rhs is copied over
+                acc = 0.0
+                for i in range(S):
+                    acc += Z[b, q, i] * rhs[b, i]
+                scratch[b, q] = acc
+            xb[:] = rhs[b]
+            _band_solve_t(band[b], kl, ku, xb)
+            for q in range(q_n):  # x = y - W C^-T s
+                t = 0.0
+                for r in range(q_n):
+                    t += C_inv[b, r, q] * scratch[b, r]
+                for i in range(S):
+                    xb[i] -= t * W[b, q, i]
+        else:
+            xb[:] = rhs[b]
+            _band_solve(band[b], kl, ku, xb)
+            for q in range(q_n):  # t = C^-1 y[far], before y changes
+                acc = 0.0
+                for r in range(q_n):
+                    acc += C_inv[b, q, r] * xb[far[b, r]]
+                scratch[b, q] = acc
+            for q in range(q_n):  # x = y - Z t
+                t = scratch[b, q]
+                for i in range(S):
+                    xb[i] -= t * Z[b, q, i]
 
 
 # ---------------------------------------------------------------- driver
@@ -367,20 +336,28 @@ def factorise_outcomes(
     n_far = np.zeros(B, dtype=np.int64)
     min_pivot = np.empty(B)
     assemble_factor(next_state, weight, float(gamma), reach, k, kl, band, E, far, n_far, min_pivot)
+    Z = E
     W = np.zeros((B, p, S))
     C_inv = np.zeros((B, p, p))
     if p > 0 and min_pivot.min() > 0.0:
-        woodbury_solves(band, kl, E, W, far, n_far)  # E becomes Z
+        # Z[:, q] = A^-1 E[:, q] and W[:, q] = A^-T e_far[:, q] (zero in unused slots), by band-only solves
+        band_only = BandedLU(band, kl, ku, far, np.zeros_like(n_far), Z, W, C_inv, min_pivot)
+        used = np.arange(p)[None, :] < n_far[:, None]  # [B, p]
+        e_far = np.zeros((B, S))
+        for q in range(p):
+            Z[:, q] = _solve(band_only, np.ascontiguousarray(E[:, q]), False)
+            e_far[:] = 0.0
+            e_far[np.arange(B), far[:, q]] = used[:, q]
+            W[:, q] = _solve(band_only, e_far, True)
         # C[b, q, r] = delta_qr + Z[b, r, far[b, q]] over the used slots, identity on the padding;
         # p <= MAX_FAR_COLUMNS, so numpy's batched inverse is cheap (and keeps numba compile time down).
-        used = np.arange(p)[None, :] < n_far[:, None]  # [B, p]
-        C = np.swapaxes(np.take_along_axis(E, far[:, None, :], axis=2), 1, 2)
+        C = np.swapaxes(np.take_along_axis(Z, far[:, None, :], axis=2), 1, 2)
         C = np.where(used[:, :, None] & used[:, None, :], C, 0.0) + np.eye(p)
         try:
             C_inv = np.linalg.inv(C)
         except np.linalg.LinAlgError:  # singular M with a non-singular band: reported like a zero pivot
             C_inv = np.full((B, p, p), np.nan)
-    return BandedLU(band, kl, ku, far, n_far, E, W, C_inv, min_pivot)
+    return BandedLU(band, kl, ku, far, n_far, Z, W, C_inv, min_pivot)
 
 
 def _rhs(f: BandedLU, rhs: np.ndarray) -> np.ndarray:
@@ -390,17 +367,17 @@ def _rhs(f: BandedLU, rhs: np.ndarray) -> np.ndarray:
     return rhs
 
 
+def _solve(f: BandedLU, rhs: np.ndarray, transposed: bool) -> np.ndarray:
+    x = np.empty_like(rhs)
+    solve(f.band, f.kl, f.Z, f.W, f.C_inv, f.far, f.n_far, rhs, x, np.empty(f.far.shape), transposed)
+    return x
+
+
 def solve_values(f: BandedLU, rhs: np.ndarray) -> np.ndarray:
     """x = (I - gamma P)^-1 rhs. rhs: float[B, S] -> float[B, S]."""
-    rhs = _rhs(f, rhs)
-    x = np.empty_like(rhs)
-    solve(f.band, f.kl, f.Z, f.C_inv, f.far, f.n_far, rhs, x, np.empty(f.far.shape))
-    return x
+    return _solve(f, _rhs(f, rhs), False)
 
 
 def solve_visitation(f: BandedLU, rhs: np.ndarray) -> np.ndarray:
     """x = (I - gamma P)^-T rhs. rhs: float[B, S] -> float[B, S]."""
-    rhs = _rhs(f, rhs)
-    x = np.empty_like(rhs)
-    solve_transposed(f.band, f.kl, f.Z, f.W, f.C_inv, f.n_far, rhs, x, np.empty(f.far.shape))
-    return x
+    return _solve(f, _rhs(f, rhs), True)

@@ -17,15 +17,25 @@ discounted visitation ``sum_t gamma^t P(s_t = s)``. Then for every f,
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from . import banded
 from .mdp import TabularMDPs
+
+if TYPE_CHECKING:
+    from . import banded
+
+
+def _banded():
+    # Imported on first use: importing numba takes ~0.3 s, which processes
+    # that never evaluate a policy (plots, reports) need not pay.
+    return importlib.import_module(".banded", __package__)
 
 
 class Factorisation(ABC):
@@ -80,11 +90,11 @@ class BandedFactorisation(Factorisation):
 
     def solve_values(self, r: np.ndarray) -> np.ndarray:
         """x = (I - gamma P)^-1 r. r: float[B, S] -> float[B, S]."""
-        return banded.solve_values(self.factors, self._rhs(r, "r"))
+        return _banded().solve_values(self.factors, self._rhs(r, "r"))
 
     def solve_visitation(self, mu: np.ndarray) -> np.ndarray:
         """d = (I - gamma P)^-T mu. mu: float[B, S] -> float[B, S]."""
-        return banded.solve_visitation(self.factors, self._rhs(mu, "mu"))
+        return _banded().solve_visitation(self.factors, self._rhs(mu, "mu"))
 
 
 # Estimated multiply-adds per state (banded.choose_band's cost, ~ kl * ku)
@@ -143,8 +153,9 @@ def factorise_banded(
     improper_possible = _may_be_improper(mdps, g)
     # Woodbury far columns only when no policy can be improper: then M's pivots
     # are exactly the band's, and the pivot test below is the sparse LU's.
-    max_far = 0 if improper_possible else banded.MAX_FAR_COLUMNS
-    f = banded.factorise_outcomes(mdps.next_state, weight, g, max_far=max_far, max_cost=max_cost)
+    bd = _banded()
+    max_far = 0 if improper_possible else bd.MAX_FAR_COLUMNS
+    f = bd.factorise_outcomes(mdps.next_state, weight, g, max_far=max_far, max_cost=max_cost)
     if f is None:
         return None
     smallest = f.min_pivot.min()
