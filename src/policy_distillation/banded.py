@@ -27,8 +27,12 @@ the band does not widen. The pivots are those of the natural-order sparse LU
 (``evaluation.factorise``'s fallback), so its improper-policy test carries over
 unchanged when there are no far columns.
 
-Every kernel loops over MDPs with ``numba.prange``; threads follow
-``numba.set_num_threads`` (``NUMBA_NUM_THREADS``).
+Input is P_pi in outcome form (``next_state[B, S, K]`` and weights
+``[B, S, K]``, the triplets of ``TabularMDPs.next_state_distribution``); the
+bandwidth and far columns come from its non-zero entries (:func:`choose_band`).
+The factorisation and the solves loop over MDPs with ``numba.prange``; threads
+follow ``numba.set_num_threads`` (``NUMBA_NUM_THREADS``), and results do not
+depend on them (one MDP per iteration, no reductions across MDPs).
 """
 
 from __future__ import annotations
@@ -172,15 +176,15 @@ def assemble_factor(next_state, weight, gamma, reach, k, kl, band, E, far, n_far
       next_state, weight: P in outcome form (see :func:`column_reach`), int64 / float[B, S, K].
       reach: int64[B, S] from :func:`column_reach`; columns with reach > k are far; kl: lower bandwidth.
     Outputs (filled in place):
-      band: float[B, S, w] the factorised band of M; E: float[B, p, S] (zeros on entry) M's far entries,
-      column by column; far: int64[B, p] the far columns; n_far: int64[B]; min_pivot: float[B] min |u_ii|.
+      band: float[B, S, w] (zeros on entry) the factorised band of M; E: float[B, p, S] (zeros on entry)
+      M's far entries, column by column; far: int64[B, p] the far columns; n_far: int64[B];
+      min_pivot: float[B] min |u_ii|.
     """
     B, S, w = band.shape
     K = next_state.shape[2]
     p = E.shape[1]
     for b in numba.prange(B):
         a = band[b]
-        a[:, :] = 0.0
         q = 0
         if p > 0:
             for j in range(S):
@@ -330,7 +334,8 @@ def factorise_outcomes(
     # Large arrays come from numpy, not from numba's allocator: numpy asks for
     # transparent huge pages, and first-touch 4 KiB page faults on a 130 MB band
     # (1000 worlds x 400 states x 41) cost about 0.1 s, as much as the factorisation.
-    band = np.empty((B, S, kl + 1 + ku))
+    # np.zeros gets pages the kernel has already zeroed (calloc), so no second pass.
+    band = np.zeros((B, S, kl + 1 + ku))
     E = np.zeros((B, p, S))
     far = np.zeros((B, p), dtype=np.int64)
     n_far = np.zeros(B, dtype=np.int64)
