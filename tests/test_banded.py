@@ -302,10 +302,11 @@ def test_input_validation():
         banded.solve_values(fact.factors, np.zeros((1, mdps.S)))
 
 
-def test_results_do_not_depend_on_the_thread_count():
+def test_results_do_not_depend_on_the_thread_count(monkeypatch):
     rng = np.random.default_rng(18)
     mdps = random_grid_worlds(rng, 9, GridConfig(terminal_mode="reset"))
     pi = random_policy(rng, mdps)
+    monkeypatch.setattr(banded, "PARALLEL_MIN_WORK", 0)  # small as it is, run it on every thread
     before = numba.get_num_threads()
     out = []
     try:
@@ -317,6 +318,21 @@ def test_results_do_not_depend_on_the_thread_count():
         numba.set_num_threads(before)
     for a, b in zip(out[0], out[-1]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_small_kernels_run_on_one_thread(monkeypatch):
+    seen = []
+    real = numba.set_num_threads
+    monkeypatch.setattr(numba, "set_num_threads", lambda n: (seen.append(n), real(n)))
+    before = numba.get_num_threads()
+    try:
+        real(2 if numba.config.NUMBA_NUM_THREADS >= 2 else 1)
+        mdps = chain(5)
+        ev.factorise(mdps, np.full((1, mdps.S, 2), 0.5)).solve_values(mdps.initial)
+        assert seen == ([1, 2] * 2 if numba.config.NUMBA_NUM_THREADS >= 2 else [])
+        assert numba.get_num_threads() == (2 if numba.config.NUMBA_NUM_THREADS >= 2 else 1)  # restored
+    finally:
+        real(before)
 
 
 # ---------------------------------------------------------------- at scale

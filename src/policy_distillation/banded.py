@@ -37,6 +37,7 @@ depend on them (one MDP per iteration, no reductions across MDPs).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import numba
@@ -45,6 +46,14 @@ import numpy as np
 # Beyond this many far columns per MDP the Woodbury correction is not used (its
 # p x p system and 2p extra band solves per MDP stop being small).
 MAX_FAR_COLUMNS = 8
+
+# Kernels run on all numba threads only above this much work (band entries
+# touched, see _threads). Measured on the shared 2-core machine: a parallel
+# region waits ~8 ms for its second thread whenever the other core is busy
+# (factorising 3 grid worlds: 0.7 ms on 1 thread, 8 ms on 2; the evaluation
+# and exact tests 2.5x slower under load), while on a quiet machine 2 threads
+# factorise 1000 worlds (1.6e8) 1.9x faster; under load it is a wash there.
+PARALLEL_MIN_WORK = 2e7
 
 
 class BandedLU(NamedTuple):
@@ -340,7 +349,8 @@ def factorise_outcomes(
     far = np.zeros((B, p), dtype=np.int64)
     n_far = np.zeros(B, dtype=np.int64)
     min_pivot = np.empty(B)
-    assemble_factor(next_state, weight, float(gamma), reach, k, kl, band, E, far, n_far, min_pivot)
+    with _threads(B * S * (kl * ku + kl + ku + 1)):
+        assemble_factor(next_state, weight, float(gamma), reach, k, kl, band, E, far, n_far, min_pivot)
     Z = E
     W = np.zeros((B, p, S))
     C_inv = np.zeros((B, p, p))
@@ -365,6 +375,20 @@ def factorise_outcomes(
     return BandedLU(band, kl, ku, far, n_far, Z, W, C_inv, min_pivot)
 
 
+@contextmanager
+def _threads(work: float):
+    """Run the enclosed kernel on one thread if ``work`` < PARALLEL_MIN_WORK, else on numba's current count."""
+    n = numba.get_num_threads()
+    if n == 1 or work >= PARALLEL_MIN_WORK:
+        yield
+        return
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(n)
+
+
 def _rhs(f: BandedLU, rhs: np.ndarray) -> np.ndarray:
     rhs = np.ascontiguousarray(rhs, dtype=np.float64)
     if rhs.shape != f.band.shape[:2]:
@@ -374,7 +398,8 @@ def _rhs(f: BandedLU, rhs: np.ndarray) -> np.ndarray:
 
 def _solve(f: BandedLU, rhs: np.ndarray, transposed: bool) -> np.ndarray:
     x = np.empty_like(rhs)
-    solve(f.band, f.kl, f.Z, f.W, f.C_inv, f.far, f.n_far, rhs, x, np.empty(f.far.shape), transposed)
+    with _threads(2 * f.band.size):  # a solve costs about twice per band entry what the factorisation does
+        solve(f.band, f.kl, f.Z, f.W, f.C_inv, f.far, f.n_far, rhs, x, np.empty(f.far.shape), transposed)
     return x
 
 
