@@ -22,8 +22,10 @@ Timing drifts on the shared 2-core machine, so contenders alternate: each of
 ``--repeats`` rounds runs every contender once, starting at a rotating
 position; medians over the rounds are reported, with the BLAS library,
 version, kernel (threadpoolctl ``architecture``) and threads each contender ran
-with. ``OPENBLAS_CORETYPE`` in the environment (it forces a kernel and slows
-current numpy's dense solves) is reported and warned about on stderr.
+with, and CPU times (for single-threaded runs the work done, less sensitive to
+other jobs than wall time). ``OPENBLAS_CORETYPE`` in the environment (it forces
+a kernel and slows current numpy's dense solves) is reported and warned about
+on stderr.
 
 ``--first-call-runs N`` also starts N fresh processes per case, alternating,
 and reports the median time of the first ``factorise`` + two solves on 2 worlds
@@ -94,16 +96,18 @@ def _blas_info(package: str) -> dict | None:
     return None
 
 
-def _alternating_medians(contenders: dict, repeats: int) -> dict[str, float]:
-    """Median wall time per contender over ``repeats`` rounds, each round in a rotated order."""
+def _alternating_medians(contenders: dict, repeats: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall and CPU (process) time per contender over ``repeats`` rounds, each round in a rotated order."""
     names = list(contenders)
-    times: dict[str, list[float]] = {n: [] for n in names}
+    wall: dict[str, list[float]] = {n: [] for n in names}
+    cpu: dict[str, list[float]] = {n: [] for n in names}
     for r in range(repeats):
         for n in names[r % len(names):] + names[: r % len(names)]:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             contenders[n]()
-            times[n].append(time.perf_counter() - t0)
-    return {n: float(np.median(t)) for n, t in times.items()}
+            wall[n].append(time.perf_counter() - t0)
+            cpu[n].append(time.process_time() - c0)
+    return ({n: float(np.median(t)) for n, t in wall.items()}, {n: float(np.median(t)) for n, t in cpu.items()})
 
 
 _FIRST_CALL = """
@@ -192,7 +196,7 @@ def main(argv: list[str]) -> None:
     default_threads = numba.get_num_threads()
     for fn in contenders.values():  # warm-up: numba cache load, first-touch memory
         fn()
-    medians = _alternating_medians(contenders, args.repeats)
+    medians, cpu_medians = _alternating_medians(contenders, args.repeats)
     numba.set_num_threads(default_threads)
     scale = mdps.B / n_dense
     dense_s = {n: t * scale for n, t in medians.items() if n.startswith("dense_")}
@@ -239,6 +243,13 @@ def main(argv: list[str]) -> None:
         "splu_speedup_vs_dense": dense_s[best] / medians["splu"],
         "banded_thread_scaling": (medians[f"banded_{threads[0]}t"] / medians[f"banded_{threads[-1]}t"]
                                   if len(threads) > 1 else None),
+        # CPU time of the whole process (all its threads; the dense loop's scaled like its wall time): with
+        # one thread it is the work done, less sensitive than wall time to other jobs on the machine
+        "cpu_median_s": {n: t * (scale if n.startswith("dense_") else 1.0) for n, t in cpu_medians.items()},
+        "cpu_speedup_1t_vs_dense_1t": {
+            how: cpu_medians[f"dense_{how}_1t"] * scale / cpu_medians["banded_1t"]
+            for how in ("solve2", "lu") if 1 in threads and 1 in blas_threads
+        },
         "max_abs_diff": diff((V, d), (V_ref, d_ref)),
         "max_abs_diff_splu_vs_dense": diff((V_s, d_s), (V_ref, d_ref)),
         "max_abs_diff_banded_vs_splu": diff((V, d), (V_s, d_s)),
