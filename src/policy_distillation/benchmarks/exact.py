@@ -22,8 +22,8 @@ Timing drifts on the shared 2-core machine, so contenders alternate: each of
 ``--repeats`` rounds runs every contender once, starting at a rotating
 position; medians over the rounds are reported, with the BLAS library,
 version, kernel (threadpoolctl ``architecture``) and threads each contender ran
-with, and CPU times (for single-threaded runs the work done, less sensitive to
-other jobs than wall time). ``OPENBLAS_CORETYPE`` in the environment (it forces
+with, and the main thread's CPU time of single-threaded runs (the work done,
+less sensitive to other jobs than wall time). ``OPENBLAS_CORETYPE`` in the environment (it forces
 a kernel and slows current numpy's dense solves) is reported and warned about
 on stderr.
 
@@ -97,16 +97,20 @@ def _blas_info(package: str) -> dict | None:
 
 
 def _alternating_medians(contenders: dict, repeats: int) -> tuple[dict[str, float], dict[str, float]]:
-    """Median wall and CPU (process) time per contender over ``repeats`` rounds, each round in a rotated order."""
+    """Median wall and main-thread CPU time per contender over ``repeats`` rounds, each round in a rotated order.
+
+    Thread, not process, CPU time: idle OpenMP / OpenBLAS workers spin for a while after a
+    multi-threaded contender, and process time would charge that to whichever runs next.
+    """
     names = list(contenders)
     wall: dict[str, list[float]] = {n: [] for n in names}
     cpu: dict[str, list[float]] = {n: [] for n in names}
     for r in range(repeats):
         for n in names[r % len(names):] + names[: r % len(names)]:
-            t0, c0 = time.perf_counter(), time.process_time()
+            t0, c0 = time.perf_counter(), time.thread_time()
             contenders[n]()
             wall[n].append(time.perf_counter() - t0)
-            cpu[n].append(time.process_time() - c0)
+            cpu[n].append(time.thread_time() - c0)
     return ({n: float(np.median(t)) for n, t in wall.items()}, {n: float(np.median(t)) for n, t in cpu.items()})
 
 
@@ -243,9 +247,10 @@ def main(argv: list[str]) -> None:
         "splu_speedup_vs_dense": dense_s[best] / medians["splu"],
         "banded_thread_scaling": (medians[f"banded_{threads[0]}t"] / medians[f"banded_{threads[-1]}t"]
                                   if len(threads) > 1 else None),
-        # CPU time of the whole process (all its threads; the dense loop's scaled like its wall time): with
-        # one thread it is the work done, less sensitive than wall time to other jobs on the machine
-        "cpu_median_s": {n: t * (scale if n.startswith("dense_") else 1.0) for n, t in cpu_medians.items()},
+        # main-thread CPU time of the single-threaded contenders (the dense loop's scaled like its wall
+        # time): the work done, less sensitive than wall time to other jobs on the machine
+        "cpu_median_s": {n: t * (scale if n.startswith("dense_") else 1.0) for n, t in cpu_medians.items()
+                         if n.endswith("_1t") or n == "splu"},
         "cpu_speedup_1t_vs_dense_1t": {
             how: cpu_medians[f"dense_{how}_1t"] * scale / cpu_medians["banded_1t"]
             for how in ("solve2", "lu") if 1 in threads and 1 in blas_threads
