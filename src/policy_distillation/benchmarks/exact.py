@@ -155,6 +155,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--threads", default="1,2", help="numba thread counts for the banded path")
     parser.add_argument("--blas-threads", default="1,2", help="BLAS thread counts for the dense loop")
     parser.add_argument("--first-call-runs", type=int, default=0, help="fresh processes per numba-cache case")
+    parser.add_argument("--terminal-mode", choices=("end", "reset"), default="end",
+                        help="grid worlds' terminals ('reset' exercises the Woodbury centre column)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the worlds and the policy")
     args = parser.parse_args(argv)
     if args.mdps < 1 or args.repeats < 1 or args.dense_mdps < 1 or args.first_call_runs < 0:
@@ -170,7 +172,7 @@ def main(argv: list[str]) -> None:
               "dense solves: the dense reference is not at its best", file=sys.stderr)
 
     rng = np.random.default_rng(args.seed)
-    mdps = random_grid_worlds(rng, args.mdps, GridConfig())
+    mdps = random_grid_worlds(rng, args.mdps, GridConfig(terminal_mode=args.terminal_mode))
     pi = rng.dirichlet(np.ones(mdps.A), size=(mdps.B, mdps.S))
     n_dense = min(args.dense_mdps, mdps.B)
     sub = mdps.subset(slice(0, n_dense))
@@ -229,6 +231,7 @@ def main(argv: list[str]) -> None:
         "states": mdps.S,
         "actions": mdps.A,
         "gamma": mdps.gamma,
+        "terminal_mode": args.terminal_mode,
         "repeats": args.repeats,
         "seed": args.seed,
         "banded_median_s": {n: medians[f"banded_{n}t"] for n in threads},
