@@ -50,9 +50,10 @@ MAX_FAR_COLUMNS = 8
 # Kernels run on all numba threads only above this much work (band entries
 # touched, see _threads). Measured on the shared 2-core machine: a parallel
 # region waits ~8 ms for its second thread whenever the other core is busy
-# (factorising 3 grid worlds: 0.7 ms on 1 thread, 8 ms on 2; the evaluation
-# and exact tests 2.5x slower under load), while on a quiet machine 2 threads
-# factorise 1000 worlds (1.6e8) 1.9x faster; under load it is a wash there.
+# (factorising 3 grid worlds: 0.7 ms on 1 thread, 8 ms on 2; the training,
+# critics, exact and fields tests 2.5x slower under load), while 2 threads
+# factorise 1000 worlds (work 1.6e8) 1.9x faster on a quiet machine and about
+# as fast under load.
 PARALLEL_MIN_WORK = 2e7
 
 
