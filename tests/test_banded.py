@@ -329,7 +329,7 @@ def test_small_kernels_run_on_one_thread(monkeypatch):
         real(2 if numba.config.NUMBA_NUM_THREADS >= 2 else 1)
         mdps = chain(5)
         ev.factorise(mdps, np.full((1, mdps.S, 2), 0.5)).solve_values(mdps.initial)
-        assert seen == ([1, 2] * 2 if numba.config.NUMBA_NUM_THREADS >= 2 else [])
+        assert seen[::2] == [1, 1]  # the factorisation and the solve ran on one thread
         assert numba.get_num_threads() == (2 if numba.config.NUMBA_NUM_THREADS >= 2 else 1)  # restored
     finally:
         real(before)

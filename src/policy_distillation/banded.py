@@ -5,13 +5,10 @@ One idea: each MDP's S x S block is split as ``M = A + E V^T`` (Woodbury's
 
 - ``A`` holds the entries with ``-kl <= j - i <= ku`` (the band) and is
   factorised ``A = L U`` in compact band storage ``band[B, S, kl + 1 + ku]``
-  (``band[b, i, kl + j - i] = A[i, j]``; after factorising, the unit-lower
-  ``L`` below the diagonal and ``U`` on and above it);
-- ``E V^T`` holds the few entries farther out, confined to ``p`` columns
-  ``c_1..c_p`` per MDP (``V = [e_c1 .. e_cp]``, ``E[:, q]`` = column c_q's
-  entries outside the band): grid worlds with
-  ``terminal_mode="reset"`` send every terminal transition to the centre
-  cell, a single column far outside the band.
+  (``band[b, i, kl + j - i] = A[i, j]``; unit-lower L below the diagonal, U on and above it);
+- ``E V^T`` holds the few entries farther out, confined to ``p`` columns ``c_q`` per MDP
+  (``V = [e_c1 .. e_cp]``, ``E[:, q]`` = column c_q outside the band): grid worlds with
+  ``terminal_mode="reset"`` send every terminal transition to the centre cell, one column.
 
 ``M x = r`` and ``M^T d = mu`` are then solved with the Sherman-Morrison-Woodbury
 identity on top of the band factors, with ``Z = A^-1 E`` and ``W = A^-T V``
@@ -27,12 +24,10 @@ the band does not widen. The pivots are those of the natural-order sparse LU
 (``evaluation.factorise``'s fallback), so its improper-policy test carries over
 unchanged when there are no far columns.
 
-Input is P_pi in outcome form (``next_state[B, S, K]`` and weights
-``[B, S, K]``, the triplets of ``TabularMDPs.next_state_distribution``); the
-bandwidth and far columns come from its non-zero entries (:func:`choose_band`).
-The factorisation and the solves loop over MDPs with ``numba.prange``; threads
-follow ``numba.set_num_threads`` (``NUMBA_NUM_THREADS``), and results do not
-depend on them (one MDP per iteration, no reductions across MDPs).
+Input is P_pi in outcome form (``next_state[B, S, K]`` and weights ``[B, S, K]``, the
+triplets of ``TabularMDPs.next_state_distribution``); the bandwidth and far columns come
+from its non-zero entries (:func:`choose_band`). Factorisation and solves loop over MDPs
+with ``numba.prange`` (threads: ``NUMBA_NUM_THREADS``; results do not depend on them).
 """
 
 from __future__ import annotations
@@ -86,9 +81,8 @@ class BandedLU(NamedTuple):
 def column_reach(next_state, weight):
     """How far each column's entries lie from the diagonal.
 
-    The triplets of P come in outcome form: entry (s, next_state[b, s, k]) of
-    MDP b gets weight[b, s, k] (duplicates summed); exact zeros add nothing and
-    are ignored (terminal outcomes, impossible moves).
+    Entry (s, next_state[b, s, k]) of MDP b gets weight[b, s, k] (duplicates summed);
+    exact zeros add nothing and are ignored (terminal outcomes, impossible moves).
 
     Args:
       next_state: int64[B, S, K]; weight: float[B, S, K].
@@ -122,11 +116,10 @@ def column_reach(next_state, weight):
 def choose_band(reach: np.ndarray, lower_seen: np.ndarray, upper_seen: np.ndarray, max_far: int):
     """Pick the band cap k minimising the estimated work per state.
 
-    An entry is in the band when |i - j| <= k; columns with an entry beyond k
-    become far columns. For every cap k = 0..S-1 the cost per state is
-    ``kl * ku`` (factorisation) + ``(2p + 2)(kl + ku + 1)`` (2p band solves for
-    Z and W, two solves) + ``2p`` (corrections), with p = the most far columns
-    of any MDP; caps needing more than ``max_far`` far columns are skipped.
+    An entry is in the band when |i - j| <= k; columns with an entry beyond k are far. For every
+    k = 0..S-1 the cost per state is ``kl * ku`` (factorisation) + ``(2p + 2)(kl + ku + 1)`` (2p band
+    solves for Z and W, two solves) + ``2p`` (corrections), p = the most far columns of any MDP;
+    caps needing more than ``max_far`` far columns are skipped.
 
     Args:
       reach: int64[B, S] from :func:`column_reach`; lower_seen, upper_seen: bool[S].
@@ -219,6 +212,7 @@ def assemble_factor(next_state, weight, gamma, reach, k, kl, band, E, far, n_far
         min_pivot[b] = _band_lu(a, kl, w - 1 - kl)
 
 
+# ---------------------------------------------------------------- solves
 # reassoc lets LLVM vectorise the dot products (several partial sums): same
 # results up to rounding, deterministic for a given machine and thread count.
 @numba.njit(cache=True, fastmath={"reassoc", "contract"})
@@ -264,7 +258,6 @@ def _band_solve_t(a, kl, ku, x):
             xs[i] -= row[i] * xj
 
 
-# ---------------------------------------------------------------- solves
 @numba.njit(cache=True, parallel=True)
 def solve(band, kl, Z, W, C_inv, far, n_far, rhs, x, scratch, transposed):
     """Solve ``M x = rhs`` (values: ``(I - gamma P_pi) x = r``) or, if ``transposed``, ``M^T x = rhs``
@@ -311,7 +304,6 @@ def solve(band, kl, Z, W, C_inv, far, n_far, rhs, x, scratch, transposed):
                     xb[i] -= t * Z[b, q, i]
 
 
-# ---------------------------------------------------------------- driver
 def factorise_outcomes(
     next_state: np.ndarray, weight: np.ndarray, gamma: float, max_far: int = MAX_FAR_COLUMNS,
     max_cost: float = np.inf,
@@ -341,22 +333,17 @@ def factorise_outcomes(
     k, kl, ku, p, cost = choose_band(reach, lower_seen, upper_seen, max_far)
     if cost > max_cost:
         return None
-    # Large arrays come from numpy, not from numba's allocator: numpy asks for
-    # transparent huge pages, and first-touch 4 KiB page faults on a 130 MB band
-    # (1000 worlds x 400 states x 41) cost about 0.1 s, as much as the factorisation.
-    # np.zeros gets pages the kernel has already zeroed (calloc), so no second pass.
+    # Large arrays come from numpy, not numba's allocator: numpy asks for transparent huge pages
+    # (4 KiB page faults on a 130 MB band, 1000 worlds x 400 x 41, cost ~0.1 s), and np.zeros gets
+    # pages the kernel has already zeroed, so no second zeroing pass.
     band = np.zeros((B, S, kl + 1 + ku))
     E = np.zeros((B, p, S))
-    far = np.zeros((B, p), dtype=np.int64)
-    n_far = np.zeros(B, dtype=np.int64)
-    min_pivot = np.empty(B)
+    far, n_far, min_pivot = np.zeros((B, p), dtype=np.int64), np.zeros(B, dtype=np.int64), np.empty(B)
     with _threads(B * S * (kl * ku + kl + ku + 1)):
         assemble_factor(next_state, weight, float(gamma), reach, k, kl, band, E, far, n_far, min_pivot)
-    Z = E
-    W = np.zeros((B, p, S))
-    C_inv = np.zeros((B, p, p))
+    Z, W, C_inv = E, np.zeros((B, p, S)), np.zeros((B, p, p))
     if p > 0 and min_pivot.min() > 0.0:
-        # Z[:, q] = A^-1 E[:, q] and W[:, q] = A^-T e_far[:, q] (zero in unused slots), by band-only solves
+        # Z[:, q] = A^-1 E[:, q] (in place of E) and W[:, q] = A^-T e_far[:, q] (0 in unused slots), band only
         band_only = BandedLU(band, kl, ku, far, np.zeros_like(n_far), Z, W, C_inv, min_pivot)
         used = np.arange(p)[None, :] < n_far[:, None]  # [B, p]
         e_far = np.zeros((B, S))
@@ -380,10 +367,7 @@ def factorise_outcomes(
 def _threads(work: float):
     """Run the enclosed kernel on one thread if ``work`` < PARALLEL_MIN_WORK, else on numba's current count."""
     n = numba.get_num_threads()
-    if n == 1 or work >= PARALLEL_MIN_WORK:
-        yield
-        return
-    numba.set_num_threads(1)
+    numba.set_num_threads(n if work >= PARALLEL_MIN_WORK else 1)
     try:
         yield
     finally:
