@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -114,7 +115,7 @@ def tune(methods, regime: dict, n_mdps: int, steps: int, eval_every: int, q_step
     args = [(problem, m, regime, steps, eval_every) for m in methods]
     if jobs <= 1:
         return {m: tune_method(*a) for m, a in zip(methods, args)}
-    with ProcessPoolExecutor(jobs) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:  # numba's OpenMP forbids fork
         futures = [pool.submit(tune_method, *a) for a in args]
         return {m: f.result() for m, f in zip(methods, futures)}
 
