@@ -259,8 +259,8 @@ def distill(
       return_critic: critic of the pseudo-return for methods whose score weight is
         a return (``return_critics.make_return_critic``: None / ``'none'``,
         ``{'kind': 'exact', 'every': K}``, ``{'kind': 'td', 'step_size': a, 'lambda': l}``):
-        a state baseline under either sampler, and the bootstrap value of the
-        ``unroll`` sampler's cut returns. A baseline leaves the expected update
+        a state baseline under either sampler (in place of a method's own ``baseline``), and the
+        bootstrap value of the ``unroll`` sampler's cut returns. A baseline leaves the expected update
         unchanged (tested); without a critic unroll returns are truncated.
       return_lambda: with a critic, the score weight is the lambda-return on it: 1 (default)
         sums the pseudo-rewards to the episode's or unroll's end, 0 is the one-step

@@ -64,11 +64,12 @@ SHARDS = [f"{i:03d}" for i in range(-(-config["n_mdps"] // config["shard_size"])
 # Code each rule's results depend on (provenance.code_hash): editing a module reruns what it can affect.
 CODE = {
     "data": code_hash("experiments", "files", "workflow_io"),
-    "distill": code_hash("jobs", "results", "files", "workflow_io"),
+    # llm_methods: registered by name (the package imports it), not imported by jobs or table1
+    "distill": code_hash("jobs", "llm_methods", "results", "files", "workflow_io"),
     "aggregate": code_hash("results", "files", "workflow_io"),
     "figure": code_hash("plotting", "files", "workflow_io"),
     "claims": code_hash("claims", "workflow_io"),
-    "table1": code_hash("table1", "files", "workflow_io"),
+    "table1": code_hash("table1", "llm_methods", "files", "workflow_io"),
 }
 
 

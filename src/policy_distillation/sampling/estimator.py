@@ -215,12 +215,11 @@ class SampledEstimator:
             if meth.has_score_term:
                 boundary = self._boundary(rec, flat, lse, student_value)
                 next_row = np.where(rec.cont, inv[next_flat], 0)
+                # the baseline (the caller's, else the method's) is subtracted there: a state-only
+                # baseline has E[(e_a - pi) b(s)] = 0, so the mean is unchanged
                 W, targets = score_weights(meth, states, row, action, reward, rec.cont, next_row, rec.traj,
                                            boundary, critic_values, rec.state, next_flat, td_lambda,
-                                           return_lambda)
-                if baseline is not None:
-                    # a state-only baseline: E[(e_a - pi) b(s)] = 0, so the mean is unchanged
-                    W = W - baseline[rec.state]
+                                           return_lambda, baseline)
                 W *= scale
                 # -(e_a - pi) W summed per row: pi * sum(W) minus W at the taken action
                 upd.score(self.rows.score_pi(states), np.bincount(row, weights=W, minlength=rows.size), row,
@@ -247,7 +246,8 @@ class SampledEstimator:
           rng: ``numpy.random.Generator`` (or a ``draws.UniformSource``).
           student_value: float[B, S] critic V_theta, for the methods that need it.
           baseline: optional float[B, S] state baseline b(s_t) subtracted from the
-            score weight W_t (unbiased; reduces variance, e.g. the pseudo-reward value).
+            score weight W_t (unbiased; reduces variance, e.g. the pseudo-reward value);
+            it replaces the method's own ``Method.baseline`` (``weights.score_weights``).
           critic_values: optional float[B, S] Vhat bootstrapping the ``unroll``
             sampler's cut returns (None: truncated returns).
           td_lambda: also return lambda-return targets (``Transitions.return_target``)
