@@ -2,6 +2,8 @@
 # Both create .venv (plain venv + pip, pinned in pyproject.toml) when missing.
 #   make figures [PROFILE=quick] [TARGET=fig4] [CORES=4]   every figure of a profile (default: paper)
 #   make report  [PROFILE=quick]                           the HTML report <output_root>/report.html
+#   make atlas   [PROFILE=quick]                           the regime atlas (figures/atlas.md, about an hour)
+#   make tune REGIME=unroll_sgd [PROFILE=paper]            learning rates of one regime (figures/learning_rates/)
 #   make test                                              lint (ruff, snakefmt, snakemake --lint) + tests
 PYTHON ?= python3
 VENV   := .venv
@@ -12,7 +14,7 @@ CORES  ?=
 STAMP  := $(VENV)/.installed
 LAUNCH  = $(BIN)/python -m policy_distillation.launch --profile $(PROFILE) $(if $(CORES),--cores $(CORES))
 
-.PHONY: figures report test lint bench clean-venv
+.PHONY: figures report atlas tune test lint bench clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +27,13 @@ figures: $(STAMP)
 
 report: $(STAMP)
 	$(LAUNCH) --report
+
+atlas: $(STAMP)
+	$(LAUNCH) atlas
+
+tune: $(STAMP)
+	@test -n "$(REGIME)" || { echo "make tune: give REGIME=<name of a regime in the profile>"; exit 2; }
+	$(BIN)/python -m policy_distillation.tuning --profile $(PROFILE) --regime $(REGIME) --jobs 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,7 +5,7 @@
 # file with `--configfile`. Every output goes under the profile's output_root,
 # so one profile never overwrites another's results. Targets: `all` (default),
 # one per figure (fig2, fig3_left, fig3_right, fig4, fig5, fig6, fig9), claims,
-# table1.
+# table1, and atlas (the regime atlas; not part of all).
 
 
 include: "workflow/rules/common.smk"
@@ -23,6 +23,7 @@ include: "workflow/rules/distill.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/atlas.smk"
 
 
 rule all:

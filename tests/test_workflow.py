@@ -213,6 +213,23 @@ def test_the_committed_paper_outputs_are_untouched_by_other_profiles(copy_run):
     assert proc.returncode != 0 or proc.stdout.strip() == "" or "results/" not in proc.stdout
 
 
+def test_atlas_target_fills_every_cell(tmp_path):
+    """`make atlas` (the launcher's atlas target): claims 2-5 checked in every cell of the tiny atlas."""
+    profile = tiny_profile(tmp_path / "tiny.yaml", tmp_path / "out")
+    launch(REPO, profile, "atlas")
+    md = (tmp_path / "out" / "figures" / "atlas.md").read_text()
+    cfg = yaml.safe_load(profile.read_text())["atlas"]
+    rows = [line for line in md.splitlines() if line.startswith("| eta ")]
+    n_claims = 3 + len(cfg["flip_rules"])  # claims 2, 3, 4 and claim 5 per flip rule
+    assert len(rows) == n_claims * len(cfg["eta"]) * len(cfg["terminal_mode"])
+    cells = [c for line in rows for c in line.strip("|").split(" | ")[1:]]
+    assert len(cells) == len(rows) * len(cfg["regimes"]) and all(c.strip() for c in cells)  # every cell filled
+    assert (tmp_path / "out" / "figures" / "atlas.png").stat().st_size > 1000
+    table = (tmp_path / "out" / "data" / "results" / "atlas.csv").read_text()
+    assert table.startswith("cell,eta,terminal_mode,regime,sampler,optimiser,claim")
+    assert sorted(p.name for p in (tmp_path / "out" / "data" / "mdps").iterdir()) == ["eta0.5-reset"]
+
+
 def test_lint_is_clean():
     proc = snakemake(REPO, "--lint", "--config", f"profile={TINY}")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -10,6 +10,8 @@ jobs whose fields changed. :func:`run_distill` runs one job.
 Seeds: a job's streams derive from the root seed, the figure and the job's
 setting labels (not its shard), and each world draws from its own stream
 (``streams``), so a world's curve does not depend on how worlds are sharded.
+Atlas jobs use their figure's streams (``fig5-<flip>`` those of ``fig5``): every
+cell sees the same draws for the same setting (common random numbers).
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ class DistillJob:
       epsilon: the epsilon-greedy teacher's exploration (Figure 4), spread over all ``n_actions``.
       chain_T, replicas, stop_prob: the chain (Figures 6 and 9).
       method_modules: modules to import first (they register methods not in the package).
+      worlds: the grid world set (``atlas.world_sets``): ``main`` for the figures.
+      flip: the noisy teacher's flip rule, ``<action>-<states>`` (``noisy`` teacher only).
+      atlas_cell: the atlas cell the job belongs to (``atlas.Cell.name``), empty for the figures.
     """
 
     figure: str
@@ -88,6 +93,9 @@ class DistillJob:
     replicas: int = 0
     stop_prob: float = 0.0
     method_modules: tuple[str, ...] = ()
+    worlds: str = "main"
+    flip: str = ""
+    atlas_cell: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method_modules", tuple(self.method_modules))
@@ -105,6 +113,8 @@ class DistillJob:
             raise ValueError(f"job {self.key}: teacher must be one of {TEACHERS}, got {self.teacher!r}")
         if (self.world == "chain") != (self.teacher in CHAIN_TEACHERS):
             raise ValueError(f"job {self.key}: the chain's teachers are {CHAIN_TEACHERS}, and only the chain's")
+        if (self.teacher == "noisy") != bool(self.flip):
+            raise ValueError(f"job {self.key}: a flip rule is given exactly for the noisy teacher")
 
     @property
     def setting(self) -> dict:
@@ -128,7 +138,8 @@ class DistillJob:
         parts = {"fig3": [f"tau{s.get('tau')}"], "fig4": [f"A{s.get('actions')}"],
                  "fig6": [f"T{s.get('T')}", str(s.get("teacher"))]}.get(self.figure, [])
         tail = [f"{self.shard:03d}"] if self.world == "grid" else []
-        return "/".join([self.figure, *parts, self.method, *tail])
+        head = ["atlas", self.atlas_cell] if self.atlas_cell else []
+        return "/".join([*head, self.figure, *parts, self.method, *tail])
 
     def world_ids(self) -> np.ndarray:
         """Global ids of the job's worlds (grid: its shard, cut at ``n_mdps``; chain: the replicas)."""
@@ -201,7 +212,8 @@ def figure_jobs(config: dict) -> dict[str, list[DistillJob]]:
                             n_mdps=n4, epsilon=config["teacher"]["epsilon"])
                  for a in f4["actions"] for m in f4["methods"] for s in _grid_shards(n4, size)],
         "fig5": [DistillJob(**base("fig5", m), teacher="noisy", shard=s, shard_size=size, n_mdps=n_all,
-                            student_critic_every=config["student_critic_every"])
+                            student_critic_every=config["student_critic_every"],
+                            flip=f"{f5['flip_action']}-{f5['flip_states']}")
                  for m in f5["methods"] for s in _grid_shards(n_all, size)],
         "fig6": [DistillJob(**base("fig6", m), world="chain", teacher=t, chain_T=int(T), replicas=f6["replicas"],
                             stop_prob=f6["stop_prob"])
@@ -259,7 +271,7 @@ def run_distill(job: DistillJob, mdps: TabularMDPs | None = None, q: np.ndarray 
     critic = {"kind": "exact", "every": job.student_critic_every} if job.student_critic_every else None
     ids = job.world_ids()
     res = distill(worlds, teacher, job.method, n_trajectories=job.n_trajectories, critic=critic, progress=log,
-                  seed=job_seed(job.seed, job.figure, *job.setting.values()), world_ids=ids,
+                  seed=job_seed(job.seed, job.figure.split("-")[0], *job.setting.values()), world_ids=ids,
                   **distill_kwargs(asdict(job)))
     run = {"steps": res.steps, "returns": res.returns, "kl_teacher": res.kl_teacher, "kl_student": res.kl_student,
            "kl_uniform": res.kl_uniform, "teacher_return": res.teacher_return, "mdp": ids, "labels": job.labels}

@@ -124,8 +124,8 @@ def resolve(config: dict, root: str | Path = REPO) -> dict:
             try:
                 rates = json.loads(path.read_text())
             except (OSError, json.JSONDecodeError) as err:
-                raise ProfileError(f"config key {key}: cannot read {path}: {err} (the tuning writes it: python -m "
-                                   f"policy_distillation.tuning --profile {config['profile']} --regime {name})") from err
+                hint = f"the tuning writes it: python -m policy_distillation.tuning --profile {config['profile']}"
+                raise ProfileError(f"config key {key}: cannot read {path}: {err} ({hint} --regime {name})") from err
             bad = {k: v for k, v in rates.items() if not isinstance(v, (int, float)) or not v > 0}
             if not isinstance(rates, dict) or bad:
                 raise ProfileError(f"config key {key}: {path} must map method names to positive numbers; "
@@ -163,6 +163,18 @@ def scale_text(config: dict) -> str:
         f"Fig. 4: {min(f4['n_mdps'], n)} worlds x {f4['steps']} steps, actions ({actions}); "
         f"Fig. 5: {n} worlds x {f5['steps']} steps; "
         f"Fig. 6/9: {f6['replicas']} chains x {f6['steps']} steps; {regimes}"
+    )
+
+
+def atlas_scale_text(config: dict) -> str:
+    """One line stating the atlas's scale (the profile's ``atlas`` section)."""
+    a = config["atlas"]
+    flips = ", ".join(f"{r['action']}-{r['states']}" for r in a["flip_rules"])
+    return (
+        f"profile {config['profile']} atlas: eta {a['eta']} x terminals {a['terminal_mode']} x regimes "
+        f"{a['regimes']}; {a['n_mdps']} worlds for Figs. 3 and 5 ({a['exact_n_mdps']} under the exact sampler), "
+        f"{a['fig4_n_mdps']} for Fig. 4 at |A| in {a['actions']}; temperatures {a['temperatures']}; flip rules "
+        f"{flips}; {a['steps']} steps, evaluated every {a['eval_every']} (seed {config['seed']})"
     )
 
 

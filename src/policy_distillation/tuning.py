@@ -7,7 +7,8 @@ optimiser, critic: ``jobs.regime_fields``, exactly as the figures run it), and
 score the run by the area under its mean return curve normalised by the
 teacher's mean return (higher = learns faster and stays up; a diverging run
 scores low). The chosen rate per method is the best-scoring candidate (ties go
-to the smaller rate). The grid is extended by half decades past any edge where
+to the smallest rate within ``TIE`` of the best score: on a plateau the
+smallest rate that reaches it). The grid is extended by half decades past any edge where
 the best rate sits, so no chosen rate is at an edge of the measured grid
 (bounded by ``LR_BOUNDS``; a rate still at a bound is flagged in the report).
 
@@ -39,6 +40,7 @@ from .training import distill
 log = logging.getLogger(__name__)
 CANDIDATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # the starting grid, half decades
 LR_BOUNDS = (1e-5, 100.0)  # the grid is never extended past these
+TIE = 1e-3  # scores within TIE of the best are ties (a plateau): the smallest such rate is chosen
 TUNING_SEED = 987_654  # distinct from every workflow seed
 NOISE = 0.25  # Section 4 methods: greedy teacher with 25% of visited states flipped (Figure 5)
 METHODS = ("teacher_distill", "on_policy_distill", "uniform_distill", "on_policy_distill_r", "entropy_regularised",
@@ -99,13 +101,23 @@ def tune_method(problem, method: str, regime: dict, steps: int, eval_every: int,
         measure(lr)
     while True:
         grid = sorted(scores)
-        best = max(grid, key=lambda lr: (scores[lr], -lr))
+        best = choose(scores)
         if best == grid[-1] and _next(best, True) <= bounds[1]:
             measure(_next(best, True))
         elif best == grid[0] and _next(best, False) >= bounds[0]:
             measure(_next(best, False))
         else:
             return {"scores": dict(sorted(scores.items())), "best": best}
+
+
+def _log_to_stderr() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+
+def choose(scores: dict[float, float]) -> float:
+    """The smallest rate whose score is within ``TIE`` of the best one."""
+    top = max(scores.values())
+    return min(lr for lr, s in scores.items() if s >= top - TIE)
 
 
 def tune(methods, regime: dict, n_mdps: int, steps: int, eval_every: int, q_steps: int, grid: dict | None = None,
@@ -115,7 +127,8 @@ def tune(methods, regime: dict, n_mdps: int, steps: int, eval_every: int, q_step
     args = [(problem, m, regime, steps, eval_every) for m in methods]
     if jobs <= 1:
         return {m: tune_method(*a) for m, a in zip(methods, args)}
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:  # numba's OpenMP forbids fork
+    spawn = multiprocessing.get_context("spawn")  # numba's OpenMP layer forbids fork
+    with ProcessPoolExecutor(jobs, mp_context=spawn, initializer=_log_to_stderr) as pool:
         futures = [pool.submit(tune_method, *a) for a in args]
         return {m: f.result() for m, f in zip(methods, futures)}
 
@@ -135,7 +148,8 @@ def render(table: dict, args, regime: dict | None = None) -> str:
                 gain = v["scores"][edge] - max(s for c, s in v["scores"].items() if c != edge)
                 notes.append(f"{m}: chosen at the {name} rate measured ({edge:g}, the bound of the search), so a rate "
                              f"beyond it might score higher (+{gain:.3f} over its next best).")
-    what = "" if regime is None else f"Regime `{args.regime}` of profile `{args.profile}`: {profiles.regime_text(regime)}. "
+    what = "" if regime is None else f"Regime `{args.regime}` of profile `{args.profile}`: "
+    what += "" if regime is None else f"{profiles.regime_text(regime)}. "
     return (
         "# Learning rates, chosen by measurement\n\n"
         f"Command: `python -m policy_distillation.tuning --profile {args.profile} --regime {args.regime} "
@@ -144,7 +158,8 @@ def render(table: dict, args, regime: dict | None = None) -> str:
         f"figures), Q-learning teacher ({args.q_steps} steps; Section 4 methods get its greedy policy with "
         f"{NOISE:.0%} of visited states flipped and its exact critic), one trajectory per world per step, "
         f"{args.steps} steps. Score: area under the mean return curve divided by the teacher's mean return and the "
-        "run length (higher is better; ties go to the smaller rate). The grid starts at "
+        f"run length (higher is better; the smallest rate within {TIE:g} of the best score is chosen). The grid "
+        "starts at "
         f"{', '.join(f'{c:g}' for c in CANDIDATES)} and is extended by half decades past an edge holding the best "
         f"rate (within {LR_BOUNDS[0]:g}-{LR_BOUNDS[1]:g}); empty cells were not measured.\n\n"
         + "\n".join(head + rows) + "\n" + "".join(f"\n{n}\n" for n in notes)
@@ -178,6 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.regime}.md").write_text(render(table, args, regime))
     (out / f"{args.regime}.json").write_text(json.dumps({m: v["best"] for m, v in table.items()}, indent=1) + "\n")
+    scores = {m: {f"{lr:g}": s for lr, s in v["scores"].items()} for m, v in table.items()}
+    (out / f"{args.regime}.scores.json").write_text(json.dumps(scores, indent=1) + "\n")
 
 
 if __name__ == "__main__":

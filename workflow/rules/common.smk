@@ -2,7 +2,7 @@
 import os
 from pathlib import Path
 
-from policy_distillation import profiles
+from policy_distillation import atlas, profiles
 from policy_distillation.jobs import figure_jobs
 from policy_distillation.methods import REGISTRY
 from policy_distillation.provenance import code_hash
@@ -57,9 +57,23 @@ for _fig in ("figure3", "figure4", "figure5", "figure6"):
 
 OUTPUT_ROOT = str(REPO / profiles.output_root(config))
 SCALE = profiles.scale_text(config)
+ATLAS_SCALE = profiles.atlas_scale_text(config)
+for _r in config["atlas"]["regimes"]:
+    if _r not in config["regimes"]:
+        raise ValueError(f"config atlas.regimes: unknown regime {_r!r}; known: {sorted(config['regimes'])}")
+    _missing_lr = sorted(
+        set(config["figure3"]["controls"] + config["figure4"]["methods"] + config["atlas"]["fig5_methods"])
+        - set(config["regimes"][_r]["learning_rates"])
+    )
+    if _missing_lr:
+        raise ValueError(f"config regimes.{_r}.learning_rates: missing key(s) {_missing_lr} for the atlas")
+_check_methods("atlas.fig5_methods", config["atlas"]["fig5_methods"])
 JOBS = figure_jobs(config)
-JOB_BY_KEY = {job.key: job for jobs in JOBS.values() for job in jobs}
-SHARDS = [f"{i:03d}" for i in range(-(-config["n_mdps"] // config["shard_size"]))]
+ATLAS_JOBS = atlas.atlas_jobs(config)
+JOB_BY_KEY = {job.key: job for jobs in [*JOBS.values(), ATLAS_JOBS] for job in jobs}
+WORLD_SETS = atlas.world_sets(config)
+ATLAS_CELLS = [c.name for c in atlas.cells(config)]
+ATLAS_PARTS = atlas.parts(config)
 
 # Code each rule's results depend on (provenance.code_hash): editing a module reruns what it can affect.
 CODE = {
@@ -69,6 +83,7 @@ CODE = {
     "aggregate": code_hash("results", "files", "workflow_io"),
     "figure": code_hash("plotting", "files", "workflow_io"),
     "claims": code_hash("claims", "workflow_io"),
+    "atlas": code_hash("atlas", "claims", "plotting_atlas", "files", "workflow_io"),
     "table1": code_hash("table1", "llm_methods", "files", "workflow_io"),
 }
 
@@ -85,9 +100,42 @@ def job_inputs(wildcards):
     job = JOB_BY_KEY[wildcards.job]
     if job.world != "grid":
         return {}
-    shard = f"{job.shard:03d}"
-    teacher = f"data/teachers/noisy_{shard}.npz" if job.teacher == "noisy" else f"data/teachers/q_{shard}.npz"
-    return {"mdps": f"data/mdps/grid_{shard}.npz", "teacher": teacher}
+    shard, w = f"{job.shard:03d}", job.worlds
+    teacher = f"noisy-{job.flip}_{shard}" if job.teacher == "noisy" else f"q_{shard}"
+    return {"mdps": f"data/mdps/{w}/grid_{shard}.npz", "teacher": f"data/teachers/{w}/{teacher}.npz"}
+
+
+def world_params(wildcards):
+    """The world set's grid settings, shard size and size (atlas.world_sets), sorted (params compare as text)."""
+    if wildcards.worlds not in WORLD_SETS:
+        raise ValueError(f"no world set {wildcards.worlds!r} in this profile; known: {sorted(WORLD_SETS)}")
+    ws = WORLD_SETS[wildcards.worlds]
+    return {"grid": dict(sorted(ws["grid"].items())), "n_mdps": ws["n_mdps"], "shard_size": ws["shard_size"]}
+
+
+def atlas_part_runs(wildcards):
+    """Run files of one atlas cell's figure part (fig3, fig4, fig5-<flip>)."""
+    out = [
+        f"data/runs/{j.key}.npz" for j in ATLAS_JOBS if j.atlas_cell == wildcards.cell and j.figure == wildcards.part
+    ]
+    if not out:
+        raise ValueError(f"no atlas jobs for cell {wildcards.cell!r}, part {wildcards.part!r}")
+    return out
+
+
+def atlas_cell_tables(wildcards):
+    """The tables claims 2-5 of one atlas cell read (claims.CLAIMS input names)."""
+    base = f"data/results/atlas/{wildcards.cell}"
+    out = {
+        "fig3": f"{base}/fig3_curves.csv",
+        "fig3_per_mdp": f"{base}/fig3_per_mdp.csv.gz",
+        "fig4": f"{base}/fig4_curves.csv",
+        "fig4_per_mdp": f"{base}/fig4_per_mdp.csv.gz",
+    }
+    for part in ATLAS_PARTS:
+        if part.startswith(atlas.FIG5_PREFIX):
+            out[f"{part}_per_mdp"] = f"{base}/{part}_per_mdp.csv.gz"
+    return out
 
 
 def runs_of(figure):
@@ -147,4 +195,8 @@ def all_targets():
 wildcard_constraints:
     shard=r"\d{3}",
     method=r"[a-z0-9_]+",
-    job=r"fig[3-6]/[A-Za-z0-9_.+-]+(/[A-Za-z0-9_.+-]+)*",
+    job=r"(atlas/[A-Za-z0-9_.-]+/)?fig[3-6][a-z-]*/[A-Za-z0-9_.+-]+(/[A-Za-z0-9_.+-]+)*",
+    worlds=r"[A-Za-z0-9_.-]+",
+    flip=r"[a-z]+-[a-z]+",
+    cell=r"[A-Za-z0-9_.-]+",
+    part=r"fig[345][a-z-]*",

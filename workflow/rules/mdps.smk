@@ -1,15 +1,14 @@
+# Grid worlds of one world set (atlas.world_sets: "main" for the figures, one per atlas world family), by shard.
 rule grid_worlds:
     output:
-        "data/mdps/grid_{shard}.npz",
+        "data/mdps/{worlds}/grid_{shard}.npz",
     log:
-        "logs/mdps/grid_{shard}.log",
+        "logs/mdps/{worlds}/grid_{shard}.log",
     conda:
         "../../environment.yml"
     params:
-        grid=grid_params,
+        worlds=world_params,
         seed=config["seed"],
-        shard_size=config["shard_size"],
-        n_mdps=config["n_mdps"],
         code=CODE["data"],
     script:
         "../scripts/make_grid_worlds.py"
