@@ -86,7 +86,8 @@ def test_tuning_report_beside_every_rates_file():
 def test_unreadable_learning_rates_file_is_named(tmp_path):
     cfg = profiles.load_yaml(PAPER)
     cfg["regimes"]["unroll_sgd"]["learning_rates"] = "no/such/file.json"
-    with pytest.raises(profiles.ProfileError, match="regimes.unroll_sgd.learning_rates: cannot read .* --regime unroll_sgd"):
+    missing = "regimes.unroll_sgd.learning_rates: cannot read .* --regime unroll_sgd"
+    with pytest.raises(profiles.ProfileError, match=missing):
         profiles.resolve(cfg)
     (tmp_path / "r.json").write_text('{"teacher_distill": -1}')
     cfg["regimes"]["unroll_sgd"]["learning_rates"] = str(tmp_path / "r.json")

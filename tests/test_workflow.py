@@ -189,7 +189,7 @@ def test_one_figure_target(copy_run, tmp_path):
     changed = tmp_path / "fig4.yaml"
     changed.write_text(yaml.safe_dump(cfg))
     jobs, _ = planned_jobs(repo, changed, "fig4", env=env)
-    assert jobs == {"distill": 6, "aggregate_fig4": 1, "plot_fig4": 1, "fig4": 1}, jobs
+    assert jobs == {"distill": 9, "aggregate_fig4": 1, "plot_fig4": 1, "fig4": 1}, jobs  # |A| = 16: two jobs per file
 
 
 def test_report_builds_with_every_figure_and_caption(copy_run):

@@ -125,8 +125,18 @@ def factorise(mdps: TabularMDPs, pi: np.ndarray, gamma: float | None = None) -> 
     Raises:
       ValueError: if the system is singular (an improper policy with gamma = 1).
     """
-    fact = factorise_banded(mdps, pi, gamma, max_cost=BANDED_MAX_COST)
-    return fact if fact is not None else factorise_sparse_lu(mdps, pi, gamma)
+    return factorise_marginal(mdps, mdps.outcome_marginal(mdps.check_policy(pi)), gamma)
+
+
+def factorise_marginal(mdps: TabularMDPs, marginal: np.ndarray, gamma: float | None = None) -> Factorisation:
+    """:func:`factorise` from the policy's outcome marginal ``P(k | s)`` float[B, S, K]
+    (``TabularMDPs.outcome_marginal``), for callers that never build the [B, S, A] policy."""
+    marginal = np.asarray(marginal, dtype=np.float64)
+    if marginal.shape != (mdps.B, mdps.S, mdps.K):
+        raise ValueError(f"marginal must be float[B, S, K]={mdps.B, mdps.S, mdps.K}, got {marginal.shape}")
+    g = mdps.gamma if gamma is None else float(gamma)
+    fact = _banded_from_marginal(mdps, marginal, g, BANDED_MAX_COST)
+    return fact if fact is not None else _sparse_from_marginal(mdps, marginal, g)
 
 
 def _may_be_improper(mdps: TabularMDPs, g: float) -> bool:
@@ -147,9 +157,13 @@ def factorise_banded(
     """
     pi = mdps.check_policy(pi)
     g = mdps.gamma if gamma is None else float(gamma)
+    return _banded_from_marginal(mdps, mdps.outcome_marginal(pi), g, max_cost)
+
+
+def _banded_from_marginal(mdps: TabularMDPs, marginal: np.ndarray, g: float, max_cost: float):
     # P_pi's triplets in outcome form (the values of next_state_distribution,
     # without materialising its row and column index arrays)
-    weight = mdps.outcome_marginal(pi) * mdps.outcome_continue  # [B, S, K]
+    weight = marginal * mdps.outcome_continue  # [B, S, K]
     improper_possible = _may_be_improper(mdps, g)
     # Woodbury far columns only when no policy can be improper: then M's pivots
     # are exactly the band's, and the pivot test below is the sparse LU's.
@@ -168,7 +182,15 @@ def factorise_sparse_lu(mdps: TabularMDPs, pi: np.ndarray, gamma: float | None =
     """Sparse LU (scipy ``splu``) of the block-diagonal ``I - gamma P_pi``; arguments as :func:`factorise`."""
     pi = mdps.check_policy(pi)
     g = mdps.gamma if gamma is None else float(gamma)
-    rows, cols, vals = mdps.next_state_distribution(pi)
+    return _sparse_from_marginal(mdps, mdps.outcome_marginal(pi), g)
+
+
+def _sparse_from_marginal(mdps: TabularMDPs, marginal: np.ndarray, g: float) -> SparseLUFactorisation:
+    vals = marginal * mdps.outcome_continue  # [B, S, K], as next_state_distribution
+    offs = (np.arange(mdps.B) * mdps.S)[:, None, None]
+    rows = np.broadcast_to(offs + np.arange(mdps.S)[None, :, None], vals.shape).ravel()
+    cols = (mdps.next_state + offs).ravel()
+    vals = vals.ravel()
     n = mdps.B * mdps.S
     P = sp.csc_matrix((g * vals, (rows, cols)), shape=(n, n))
     M = (sp.identity(n, format="csc") - P).tocsc()

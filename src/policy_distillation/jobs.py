@@ -57,6 +57,8 @@ class DistillJob:
       seed: the workflow's root seed.
       shard, shard_size, n_mdps: grid worlds ``shard * shard_size`` up to
         ``min((shard + 1) * shard_size, n_mdps)``.
+      file_shard_size: worlds per file of the world set (0: ``shard_size``); a job's
+        worlds lie in one file (Figure 4 splits files into smaller jobs at large |A|).
       n_actions: |A| of the grid worlds (extra actions are no-ops, Figure 4).
       temperature: softmax teacher temperature (Figure 3).
       epsilon: the epsilon-greedy teacher's exploration (Figure 4), spread over all ``n_actions``.
@@ -86,6 +88,7 @@ class DistillJob:
     shard: int = 0
     shard_size: int = 0
     n_mdps: int = 0
+    file_shard_size: int = 0
     n_actions: int = 4
     temperature: float = 0.0
     epsilon: float = 0.1
@@ -113,6 +116,9 @@ class DistillJob:
             raise ValueError(f"job {self.key}: teacher must be one of {TEACHERS}, got {self.teacher!r}")
         if (self.world == "chain") != (self.teacher in CHAIN_TEACHERS):
             raise ValueError(f"job {self.key}: the chain's teachers are {CHAIN_TEACHERS}, and only the chain's")
+        if self.world == "grid" and self.file_shard_size and self.file_shard_size % self.shard_size:
+            raise ValueError(f"job {self.key}: shard_size {self.shard_size} must divide the world files' "
+                             f"{self.file_shard_size}")
         if (self.teacher == "noisy") != bool(self.flip):
             raise ValueError(f"job {self.key}: a flip rule is given exactly for the noisy teacher")
 
@@ -151,6 +157,16 @@ class DistillJob:
             raise ValueError(f"job {self.key}: shard {self.shard} holds no world (n_mdps={self.n_mdps})")
         return np.arange(lo, hi)
 
+    @property
+    def file_shard(self) -> int:
+        """The world file holding the job's worlds."""
+        return self.shard * self.shard_size // (self.file_shard_size or self.shard_size)
+
+    @property
+    def file_offset(self) -> int:
+        """Index of the job's first world in its file."""
+        return self.shard * self.shard_size % (self.file_shard_size or self.shard_size)
+
     def params(self) -> dict:
         """The fields, sorted (Snakemake compares params by their text)."""
         out = {}
@@ -185,6 +201,13 @@ def distill_kwargs(fields: dict) -> dict:
             "return_critic": dict(fields["critic"]), "return_lambda": fields["return_lambda"]}
 
 
+def fig4_job_size(file_size: int, n_actions: int, max_elements: int, n_states: int = 400) -> int:
+    """Worlds per Figure 4 job: the largest divisor of the world files' size whose
+    [B, S, A] arrays hold at most ``max_elements`` entries (at least one world)."""
+    fits = max(1, max_elements // (n_states * n_actions))
+    return max(d for d in range(1, file_size + 1) if file_size % d == 0 and d <= fits)
+
+
 def _grid_shards(n_mdps: int, shard_size: int) -> list[int]:
     return list(range(-(-n_mdps // shard_size)))
 
@@ -203,14 +226,18 @@ def figure_jobs(config: dict) -> dict[str, list[DistillJob]]:
                 "lr": regime["learning_rates"][method], "steps": section["steps"], "eval_every": section["eval_every"]}
 
     f3, f4, f5, f6 = (config[k] for k in ("figure3", "figure4", "figure5", "figure6"))
+    grid = envs.GridConfig(**config["grid"])
+    S = grid.rows * grid.cols
     n3, n4 = min(f3["n_mdps"], n_all), min(f4["n_mdps"], n_all)
     jobs = {
         "fig3": [DistillJob(**base("fig3", m), teacher="softmax", temperature=float(tau), shard=s, shard_size=size,
                             n_mdps=n3)
                  for tau in f3["temperatures"] for m in f3["controls"] for s in _grid_shards(n3, size)],
-        "fig4": [DistillJob(**base("fig4", m), teacher="epsilon_greedy", n_actions=int(a), shard=s, shard_size=size,
+        "fig4": [DistillJob(**base("fig4", m), teacher="epsilon_greedy", n_actions=int(a), shard=s,
+                            shard_size=fig4_job_size(size, int(a), f4["max_job_elements"], S), file_shard_size=size,
                             n_mdps=n4, epsilon=config["teacher"]["epsilon"])
-                 for a in f4["actions"] for m in f4["methods"] for s in _grid_shards(n4, size)],
+                 for a in f4["actions"] for m in f4["methods"]
+                 for s in _grid_shards(n4, fig4_job_size(size, int(a), f4["max_job_elements"], S))],
         "fig5": [DistillJob(**base("fig5", m), teacher="noisy", shard=s, shard_size=size, n_mdps=n_all,
                             student_critic_every=config["student_critic_every"],
                             flip=f"{f5['flip_action']}-{f5['flip_states']}")
@@ -243,16 +270,17 @@ def job_teacher(job: DistillJob, mdps: TabularMDPs, q: np.ndarray | None = None,
       q: float[B, S, 4] the shard's Q-learning table (softmax and epsilon-greedy teachers).
       noisy: the shard's noisy-teacher record (``experiments.noisy_teacher``), for ``noisy``.
     """
-    n = len(job.world_ids())
-    sub = mdps.subset(slice(0, n))
+    rows = slice(job.file_offset, job.file_offset + len(job.world_ids()))
+    sub = mdps.subset(rows)
     if job.teacher == "softmax":
-        return sub, Teacher(pi=teachers.softmax_policy(q[:n], job.temperature), name=f"softmax tau={job.temperature:g}")
+        return sub, Teacher(pi=teachers.softmax_policy(q[rows], job.temperature),
+                            name=f"softmax tau={job.temperature:g}")
     if job.teacher == "epsilon_greedy":
         # the greedy move stays the most probable action; exploration covers every action
         wide = envs.with_actions(sub, job.n_actions, envs.grid_eta(sub))
-        pi = teachers.epsilon_greedy_moves(q[:n], job.n_actions, job.epsilon)
+        pi = teachers.epsilon_greedy_moves(q[rows], job.n_actions, job.epsilon)
         return wide, Teacher(pi=pi, name=f"epsilon-greedy |A|={job.n_actions}")
-    return sub, Teacher(pi=noisy["pi"][:n], value=noisy["value"][:n], name="noisy Q-learning")
+    return sub, Teacher(pi=noisy["pi"][rows], value=noisy["value"][rows], name="noisy Q-learning")
 
 
 def run_distill(job: DistillJob, mdps: TabularMDPs | None = None, q: np.ndarray | None = None,
@@ -280,6 +308,7 @@ def run_distill(job: DistillJob, mdps: TabularMDPs | None = None, q: np.ndarray 
     if job.teacher == "noisy":
         # Figure 5 compares students with the teacher before the flips (Section 4:
         # "recover the full performance of the teacher"); the noisy one is kept too.
-        run["teacher_return"] = noisy["clean_teacher_return"][: len(ids)]
-        run["noisy_teacher_return"] = noisy["noisy_teacher_return"][: len(ids)]
+        rows = slice(job.file_offset, job.file_offset + len(ids))
+        run["teacher_return"] = noisy["clean_teacher_return"][rows]
+        run["noisy_teacher_return"] = noisy["noisy_teacher_return"][rows]
     return run

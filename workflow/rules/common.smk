@@ -100,7 +100,7 @@ def job_inputs(wildcards):
     job = JOB_BY_KEY[wildcards.job]
     if job.world != "grid":
         return {}
-    shard, w = f"{job.shard:03d}", job.worlds
+    shard, w = f"{job.file_shard:03d}", job.worlds
     teacher = f"noisy-{job.flip}_{shard}" if job.teacher == "noisy" else f"q_{shard}"
     return {"mdps": f"data/mdps/{w}/grid_{shard}.npz", "teacher": f"data/teachers/{w}/{teacher}.npz"}
 

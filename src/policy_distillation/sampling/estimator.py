@@ -103,7 +103,8 @@ class SampledEstimator:
     SAMPLERS = ("episode", "unroll")
 
     def __init__(self, mdps: TabularMDPs, teacher: Teacher, method: Method | str, n_trajectories: int = 1,
-                 record_rewards: bool = False, sampler: str = "episode", unroll_length: int | None = None):
+                 record_rewards: bool = False, sampler: str = "episode", unroll_length: int | None = None,
+                 teacher_log: np.ndarray | None = None):
         if mdps.gamma != 1.0:
             raise ValueError("distillation updates are undiscounted and episodic (gamma = 1); "
                              f"got gamma = {mdps.gamma}")
@@ -130,7 +131,7 @@ class SampledEstimator:
         self.mdps, self.method, self.N = mdps, method, int(n_trajectories)
         self.B, self.S, self.A, self.K = mdps.B, mdps.S, mdps.A, mdps.K
         tp = mdps.check_policy(teacher.pi, "teacher pi")
-        self.teacher = TeacherTables(tp, value)
+        self.teacher = TeacherTables(tp, value, teacher_log)
         self.plan = RolloutPlan.from_mdps(mdps, self.N)
         self._outcome_reward = mdps.outcome_reward.reshape(-1)
         self._action_reward = None if mdps.action_reward is None else mdps.action_reward.reshape(-1, self.A)
