@@ -7,7 +7,8 @@ import pytest
 
 from policy_distillation import profiles
 from policy_distillation.experiments import grid_worlds, q_teacher
-from policy_distillation.jobs import DistillJob, figure_jobs, run_distill
+from policy_distillation.job_tables import figure_jobs
+from policy_distillation.jobs import DistillJob, run_distill
 
 TINY = profiles.REPO / "tests" / "workflow_tiny.yaml"
 
@@ -16,7 +17,9 @@ def test_figure_jobs_cover_every_setting_once():
     cfg = profiles.load_yaml(TINY)
     jobs = figure_jobs(cfg)
     assert len(jobs["fig3"]) == 2 * 3 * 2  # temperatures x controls x shards
-    assert len(jobs["fig4"]) == 2 * 3 * 1  # |A| x methods x shards of the first 4 worlds
+    # |A| = 4: one job per method over the first 4 worlds; |A| = 16: the 2048-entry bound splits them in two
+    assert len(jobs["fig4"]) == 3 * (1 + 2)
+    assert {(j.n_actions, j.shard_size, j.file_shard_size) for j in jobs["fig4"]} == {(4, 4, 4), (16, 2, 4)}
     assert len(jobs["fig5"]) == 9 * 2
     assert len(jobs["fig6"]) == 1 * 2 * 6  # T x teachers x methods
     keys = [j.key for js in jobs.values() for j in js]
@@ -62,6 +65,23 @@ def test_a_worlds_curve_does_not_depend_on_the_shard_size():
             parts.append(run["kl_student"])
         curves[size] = np.concatenate(parts, axis=1)
     np.testing.assert_array_equal(curves[4], curves[2])
+
+
+def test_jobs_that_split_a_world_file_give_each_world_its_curve():
+    """Figure 4's memory split: two jobs over halves of one world file equal one job over the file."""
+    grid, seed = {"rows": 5, "cols": 5}, 3
+    ids = np.arange(4)
+    mdps = grid_worlds(grid, seed, ids)
+    Q, _ = q_teacher(mdps, {"steps": 300}, seed, ids)
+    kw = dict(figure="fig4", method="on_policy_distill", teacher="epsilon_greedy", n_actions=9, lr=0.3, steps=4,
+              eval_every=2, seed=seed, n_mdps=4, file_shard_size=4)
+    whole = run_distill(DistillJob(**kw, shard=0, shard_size=4), mdps, Q)
+    halves = [run_distill(DistillJob(**kw, shard=k, shard_size=2), mdps, Q) for k in (0, 1)]
+    assert [h["mdp"].tolist() for h in halves] == [[0, 1], [2, 3]]
+    for name in ("returns", "kl_student", "teacher_return"):
+        np.testing.assert_array_equal(whole[name], np.concatenate([h[name] for h in halves], axis=-1))
+    with pytest.raises(ValueError, match="must divide"):
+        DistillJob(**{**kw, "file_shard_size": 5}, shard=0, shard_size=2)
 
 
 def test_chain_job_runs_and_labels_its_curve():

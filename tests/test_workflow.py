@@ -246,7 +246,7 @@ def test_config_without_configfile_loads_the_paper_profile():
 
 
 def paper_jobs():
-    from policy_distillation.jobs import figure_jobs
+    from policy_distillation.job_tables import figure_jobs
 
     cfg = profiles.resolve(profiles.load_yaml(REPO / "workflow" / "config" / "paper.yaml"))
     return [j for jobs in figure_jobs(cfg).values() for j in jobs]

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .claims import CLAIMS, Claim, evaluate
-from .jobs import DistillJob, regime_fields
+from .job_tables import regime_fields
+from .jobs import DistillJob
 
 MAIN = "main"
 FIG5_PREFIX = "fig5-"  # per flip rule: fig5-random-uniform, ...

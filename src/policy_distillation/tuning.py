@@ -3,7 +3,7 @@
 For every method and candidate step size, distil a Q-learning teacher into
 students on ``--mdps`` grid worlds of the profile's grid family, drawn from a
 seed distinct from the workflow's, in one of the profile's regimes (sampler,
-optimiser, critic: ``jobs.regime_fields``, exactly as the figures run it), and
+optimiser, critic: ``job_tables.regime_fields``, exactly as the figures run it), and
 score the run by the area under its mean return curve normalised by the
 teacher's mean return (higher = learns faster and stays up; a diverging run
 scores low). The chosen rate per method is the best-scoring candidate (ties go
@@ -32,7 +32,8 @@ import numpy as np
 
 from . import environments as envs
 from . import evaluation, profiles, teachers
-from .jobs import distill_kwargs, regime_fields
+from .job_tables import regime_fields
+from .jobs import distill_kwargs
 from .methods import Teacher, get_method
 from .results import area_under
 from .training import distill

@@ -3,7 +3,7 @@ import os
 from pathlib import Path
 
 from policy_distillation import atlas, profiles
-from policy_distillation.jobs import figure_jobs
+from policy_distillation.job_tables import figure_jobs
 from policy_distillation.methods import REGISTRY
 from policy_distillation.provenance import code_hash
 
@@ -82,7 +82,7 @@ CODE = {
     "distill": code_hash("jobs", "llm_methods", "results", "files", "workflow_io"),
     "aggregate": code_hash("results", "files", "workflow_io"),
     "figure": code_hash("plotting", "files", "workflow_io"),
-    "claims": code_hash("claims", "workflow_io"),
+    "claims": code_hash("claims", "results", "workflow_io"),
     "atlas": code_hash("atlas", "claims", "plotting_atlas", "files", "workflow_io"),
     "table1": code_hash("table1", "llm_methods", "files", "workflow_io"),
 }

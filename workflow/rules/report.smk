@@ -5,6 +5,7 @@ rule claims:
         fig3_per_mdp="data/results/fig3_per_mdp.csv.gz",
         fig4="data/results/fig4_curves.csv",
         fig4_per_mdp="data/results/fig4_per_mdp.csv.gz",
+        fig5="data/results/fig5_curves.csv",
         fig5_per_mdp="data/results/fig5_per_mdp.csv.gz",
         fig6="data/results/fig6_curves.csv",
         table1="data/results/table1.csv",
