@@ -102,7 +102,7 @@ def atlas_jobs(config: dict) -> list[DistillJob]:
         for tau in a["temperatures"]:
             for m in config["figure3"]["controls"]:
                 out.append(job("fig3", m, a["n_mdps"], teacher="softmax", temperature=float(tau)))
-        for n_actions in a["actions"]:
+        for n_actions in a["exact_actions"] if exact else a["actions"]:
             for m in config["figure4"]["methods"]:
                 out.append(job("fig4", m, a["fig4_n_mdps"], teacher="epsilon_greedy", n_actions=int(n_actions),
                                epsilon=config["teacher"]["epsilon"]))
