@@ -124,12 +124,14 @@ class DistillJob:
 
     @property
     def setting(self) -> dict:
-        """The labels that tell this job's curve apart in its figure (also the seed's labels)."""
-        if self.figure == "fig3":
+        """The labels that tell this job's curve apart in its figure (also the seed's labels), by the
+        kind of teacher: the softmax teacher's temperature (Figure 3), the epsilon-greedy teacher's |A|
+        (Figure 4 and any figure over |A|), the chain's T and teacher (Figures 6 and 9)."""
+        if self.teacher == "softmax":
             return {"tau": f"{self.temperature:g}", "method": self.method}
-        if self.figure == "fig4":
+        if self.teacher == "epsilon_greedy":
             return {"actions": self.n_actions, "method": self.method}
-        if self.figure == "fig6":
+        if self.world == "chain":
             return {"T": self.chain_T, "teacher": self.teacher, "method": self.method}
         return {"method": self.method}
 
@@ -141,8 +143,8 @@ class DistillJob:
     def key(self) -> str:
         """Path of the job's result under ``data/runs`` (without ``.npz``)."""
         s = self.setting
-        parts = {"fig3": [f"tau{s.get('tau')}"], "fig4": [f"A{s.get('actions')}"],
-                 "fig6": [f"T{s.get('T')}", str(s.get("teacher"))]}.get(self.figure, [])
+        parts = ([f"tau{s['tau']}"] if "tau" in s else [f"A{s['actions']}"] if "actions" in s
+                 else [f"T{s['T']}", str(s["teacher"])] if "T" in s else [])
         tail = [f"{self.shard:03d}"] if self.world == "grid" else []
         head = ["atlas", self.atlas_cell] if self.atlas_cell else []
         return "/".join([*head, self.figure, *parts, self.method, *tail])

@@ -173,7 +173,8 @@ def atlas_scale_text(config: dict) -> str:
     return (
         f"profile {config['profile']} atlas: eta {a['eta']} x terminals {a['terminal_mode']} x regimes "
         f"{a['regimes']}; {a['n_mdps']} worlds for Figs. 3 and 5 ({a['exact_n_mdps']} under the exact sampler), "
-        f"{a['fig4_n_mdps']} for Fig. 4 at |A| in {a['actions']} ({a['exact_actions']} exact); temperatures {a['temperatures']}; flip rules "
+        f"{a['fig4_n_mdps']} for Fig. 4 at |A| in {a['actions']} ({a['exact_actions']} exact); "
+        f"temperatures {a['temperatures']}; flip rules "
         f"{flips}; {a['steps']} steps, evaluated every {a['eval_every']} (seed {config['seed']})"
     )
 

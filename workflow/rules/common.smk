@@ -195,7 +195,7 @@ def all_targets():
 wildcard_constraints:
     shard=r"\d{3}",
     method=r"[a-z0-9_]+",
-    job=r"(atlas/[A-Za-z0-9_.-]+/)?fig[3-6][a-z-]*/[A-Za-z0-9_.+-]+(/[A-Za-z0-9_.+-]+)*",
+    job=r"(atlas/[A-Za-z0-9_.-]+/)?(?!fig2/)[a-z][a-z0-9-]*/[A-Za-z0-9_.+-]+(/[A-Za-z0-9_.+-]+)*",
     worlds=r"[A-Za-z0-9_.-]+",
     flip=r"[a-z]+-[a-z]+",
     cell=r"[A-Za-z0-9_.-]+",
