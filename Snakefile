@@ -5,7 +5,8 @@
 # file with `--configfile`. Every output goes under the profile's output_root,
 # so one profile never overwrites another's results. Targets: `all` (default),
 # one per figure (fig2, fig3_left, fig3_right, fig4, fig5, fig6, fig9), claims,
-# table1, and atlas (the regime atlas; not part of all).
+# table1, atlas (the regime atlas) and stage_times (job times per stage; these two
+# are not part of all).
 
 
 include: "workflow/rules/common.smk"

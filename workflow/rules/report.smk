@@ -40,3 +40,27 @@ rule table1:
         code=CODE["table1"],
     script:
         "../scripts/table1.py"
+
+
+# Per-stage job times of this profile's last run, from the benchmark files (not byte-identical: times vary).
+rule stage_times_md:
+    input:
+        all_targets(),
+    output:
+        f"figures/{config['profile']}_profile_times.md",
+    log:
+        "logs/report/stage_times.log",
+    localrule: True
+    conda:
+        "../../environment.yml"
+    params:
+        scale=SCALE,
+    script:
+        "../scripts/stage_times.py"
+
+
+rule stage_times:
+    default_target: False
+    input:
+        f"figures/{config['profile']}_profile_times.md",
+    localrule: True
