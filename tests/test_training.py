@@ -124,18 +124,6 @@ def test_softmax_teacher_from_optimal_q(grid):
     assert res.returns.shape == (4, mdps.B)  # steps 0, 1, 2, 3
 
 
-def test_blockwise_evaluation_equals_one_block(grid, monkeypatch):
-    from policy_distillation import training
-
-    mdps, teacher, _ = grid
-    kw = dict(estimator="sampled", steps=4, lr=0.5, eval_every=2, seed=1)
-    one = distill(mdps, teacher, "on_policy_distill", **kw)
-    monkeypatch.setattr(training, "_EVAL_BLOCK_ELEMENTS", 1)  # one MDP per block
-    blocks = distill(mdps, teacher, "on_policy_distill", **kw)
-    for name in ("returns", "kl_teacher", "kl_student", "kl_uniform"):
-        np.testing.assert_array_equal(getattr(one, name), getattr(blocks, name))
-
-
 @pytest.mark.parametrize("steps, every, expected", [
     (60, 25, [0, 1, 2, 3, 4, 5, 7, 10, 15, 20, 25, 30, 40, 50, 60]),
     (3, 1, [0, 1, 2, 3]),
