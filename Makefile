@@ -4,6 +4,7 @@
 #   make report  [PROFILE=quick]                           the HTML report <output_root>/report.html
 #   make atlas   [PROFILE=quick]                           the regime atlas (figures/atlas.md, about an hour)
 #   make tune REGIME=unroll_sgd [PROFILE=paper]            learning rates of one regime (figures/learning_rates/)
+#   make tune REGIME=unroll_sgd METHODS="a b" MERGE=1       tune a and b only, added to the regime's existing output
 #   make test                                              lint (ruff, snakefmt, snakemake --lint) + tests
 PYTHON ?= python3
 VENV   := .venv
@@ -33,7 +34,8 @@ atlas: $(STAMP)
 
 tune: $(STAMP)
 	@test -n "$(REGIME)" || { echo "make tune: give REGIME=<name of a regime in the profile>"; exit 2; }
-	$(BIN)/python -m policy_distillation.tuning --profile $(PROFILE) --regime $(REGIME) --jobs 2
+	$(BIN)/python -m policy_distillation.tuning --profile $(PROFILE) --regime $(REGIME) --jobs 2 \
+		$(if $(METHODS),--methods $(METHODS)) $(if $(MERGE),--merge)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -4,7 +4,7 @@
 # complete: `--config profile=<name>` picks one (default: paper), or give a
 # file with `--configfile`. Every output goes under the profile's output_root,
 # so one profile never overwrites another's results. Targets: `all` (default),
-# one per figure (fig2, fig3_left, fig3_right, fig4, fig5, fig6, fig9), claims,
+# one per figure (fig2, fig3_left, fig3_right, fig4, fig5, fig6, fig9, llm), claims,
 # table1, atlas (the regime atlas) and stage_times (job times per stage; these two
 # are not part of all).
 

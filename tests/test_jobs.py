@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -27,6 +29,32 @@ def test_figure_jobs_cover_every_setting_once():
     j = jobs["fig4"][0]
     assert j.key == "fig4/A4/entropy_regularised/000" and dict(j.critic) == cfg["regimes"]["tiny"]["critic"]
     assert DistillJob.from_params(j.params()) == j
+
+
+def test_llm_jobs_are_figure_4_jobs_of_the_llm_methods():
+    """Figure 4's setting for the llm section's methods: its regime's rates, teacher, world files and memory split."""
+    cfg = profiles.load_yaml(TINY)
+    cfg["llm"]["actions"] = [4, 16]
+    jobs = figure_jobs(cfg)
+    llm, f4 = cfg["llm"], cfg["figure4"]
+    assert [j.method for j in jobs["llm"] if j.n_actions == 4] == llm["methods"]  # |A| = 4: one job per method
+    assert len(jobs["llm"]) == len(llm["methods"]) * (1 + 2)  # |A| = 16: two jobs per world file (2048 entries)
+    rates = cfg["regimes"][f4["regime"]]["learning_rates"]
+    for j in jobs["llm"]:
+        assert (j.figure, j.teacher, j.epsilon, j.lr) == ("llm", "epsilon_greedy", cfg["teacher"]["epsilon"],
+                                                         rates[j.method])
+        assert (j.steps, j.eval_every, j.n_mdps, j.file_shard_size) == (llm["steps"], llm["eval_every"], 4, 4)
+        assert j.shard_size == (4 if j.n_actions == 4 else 2) and j.file_shard == 0
+        assert j.key == f"llm/A{j.n_actions}/{j.method}/{j.shard:03d}"
+        assert j.setting == {"actions": j.n_actions, "method": j.method}
+    # the same method and |A| as Figure 4: the same job but for its figure (streams), steps and evaluations
+    a, b = jobs["fig4"][-1], next(j for j in jobs["llm"] if (j.method, j.n_actions, j.shard) == (
+        jobs["fig4"][-1].method, 16, 1))
+    assert replace(b, figure="fig4", steps=a.steps, eval_every=a.eval_every) == a
+    cfg["regimes"][f4["regime"]]["learning_rates"]["token_reverse_kl_cv_topk"] = 0.5
+    changed = [j.key for j in figure_jobs(cfg)["llm"] if j.lr == 0.5]
+    assert changed == ["llm/A4/token_reverse_kl_cv_topk/000", "llm/A16/token_reverse_kl_cv_topk/000",
+                       "llm/A16/token_reverse_kl_cv_topk/001"]
 
 
 def test_learning_rate_lives_in_the_jobs_of_its_method_only():

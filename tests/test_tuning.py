@@ -63,3 +63,66 @@ def test_the_grid_grows_until_the_best_rate_is_interior(monkeypatch):
 def test_a_plateau_chooses_its_smallest_rate():
     assert tuning.choose({0.1: 0.90, 1.0: 1.0265, 3.0: 1.027, 10.0: 1.0272}) == 1.0
     assert tuning.choose({0.1: 0.90, 1.0: 1.020, 3.0: 1.027}) == 3.0
+
+
+@pytest.fixture
+def fake_tuning(monkeypatch):
+    """Scores peaked at a rate per method, no worlds built: main() runs in milliseconds."""
+    import math
+
+    peaks = {"on_policy_distill": 0.1, "teacher_distill": 0.03, "n_distill": 0.3, "token_reverse_kl": 1.0}
+
+    def fake_score(mdps, teacher, method, regime, lr, steps, eval_every, seed):
+        return -abs(math.log10(lr) - math.log10(peaks[method]))
+
+    monkeypatch.setattr(tuning, "score", fake_score)
+    monkeypatch.setattr(tuning, "tuning_problem", lambda *a, **k: (None, None, None))
+    monkeypatch.setattr(tuning, "get_method", lambda m: SimpleNamespace(needs=()))
+    return peaks
+
+
+def _run(out, *methods, merge=False, steps=3000):
+    argv = ["--profile", "paper", "--regime", "unroll_sgd", "--steps", str(steps), "--out", str(out),
+            "--methods", *methods]
+    tuning.main(argv + (["--merge"] if merge else []))
+
+
+def test_merge_adds_methods_and_keeps_the_existing_entries(tmp_path, fake_tuning):
+    import json
+
+    _run(tmp_path, "teacher_distill", "on_policy_distill")
+    before = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    _run(tmp_path, "n_distill", merge=True)
+    _run(tmp_path, "token_reverse_kl", merge=True)
+    rates = json.loads((tmp_path / "unroll_sgd.json").read_text())
+    assert list(rates) == ["teacher_distill", "on_policy_distill", "n_distill", "token_reverse_kl"]
+    assert rates == pytest.approx(fake_tuning)
+    scores = json.loads((tmp_path / "unroll_sgd.scores.json").read_text())
+    old = json.loads(before["unroll_sgd.scores.json"])
+    assert {m: scores[m] for m in old} == old  # untouched, score by score
+    assert json.loads(before["unroll_sgd.json"]).items() <= rates.items()
+    md = (tmp_path / "unroll_sgd.md").read_text()
+    command = before["unroll_sgd.md"].splitlines()[2]
+    assert command.startswith("Command: `") and command in md.splitlines()
+    assert tuning.MERGED + "n_distill, token_reverse_kl" in md
+    for m in rates:  # the report is re-rendered from the merged scores: one row per method
+        assert sum(line.startswith(f"| {m} |") for line in md.splitlines()) == 1
+    # a plain run of the same methods renders the same rows (the merge changes only which runs measured them)
+    plain = tmp_path / "plain"
+    _run(plain, "teacher_distill", "on_policy_distill", "n_distill", "token_reverse_kl")
+    rows = [line for line in md.splitlines() if line.startswith("|")]
+    assert rows == [line for line in (plain / "unroll_sgd.md").read_text().splitlines() if line.startswith("|")]
+
+
+@pytest.mark.parametrize("setup, methods, steps, match", [
+    (False, ["n_distill"], 3000, "cannot read the existing tuning output"),
+    (True, ["on_policy_distill"], 3000, r"\['on_policy_distill'\] already in"),
+    (True, ["n_distill"], 1000, "settings differ"),
+])
+def test_merge_refuses_what_does_not_fit(tmp_path, fake_tuning, setup, methods, steps, match):
+    if setup:
+        _run(tmp_path, "on_policy_distill")
+    before = {p.name: p.read_text() for p in tmp_path.iterdir() if p.is_file()}
+    with pytest.raises(SystemExit, match=match):
+        _run(tmp_path, *methods, merge=True, steps=steps)
+    assert {p.name: p.read_text() for p in tmp_path.iterdir() if p.is_file()} == before  # nothing written

@@ -38,31 +38,41 @@ def _grid_shards(n_mdps: int, shard_size: int) -> list[int]:
 
 
 def figure_jobs(config: dict) -> dict[str, list[DistillJob]]:
-    """Every distillation job of Figures 3-6 (and 9) for a validated, resolved workflow config
-    (``profiles.resolve``: regimes' learning rates read)."""
+    """Every distillation job of Figures 3-6 (and 9) and of the ``llm`` figure for a validated, resolved
+    workflow config (``profiles.resolve``: regimes' learning rates read).
+
+    The ``llm`` figure is Figure 4's setting (its regime, teacher, world files and memory bound) for the
+    methods of the config's ``llm`` section.
+    """
     common = {"seed": config["seed"], "n_trajectories": config["n_trajectories"],
               "method_modules": tuple(config.get("method_modules", ()))}
     size, n_all = config["shard_size"], config["n_mdps"]
 
     def base(fig: str, method: str) -> dict:
         section = config[fig.replace("fig", "figure")]
-        regime = config["regimes"][section["regime"]]
+        regime = config["regimes"][config["figure4"]["regime"] if fig == "llm" else section["regime"]]
         return {**common, **regime_fields(regime, method), "figure": fig, "method": method,
                 "lr": regime["learning_rates"][method], "steps": section["steps"], "eval_every": section["eval_every"]}
 
     f3, f4, f5, f6 = (config[k] for k in ("figure3", "figure4", "figure5", "figure6"))
     grid = envs.GridConfig(**config["grid"])
     S = grid.rows * grid.cols
-    n3, n4 = min(f3["n_mdps"], n_all), min(f4["n_mdps"], n_all)
+    n3 = min(f3["n_mdps"], n_all)
+
+    def large_action(fig: str, section: dict) -> list[DistillJob]:
+        """Figure 4's jobs: epsilon-greedy teacher over every action, world files split by the memory bound."""
+        n = min(section["n_mdps"], n_all)
+        return [DistillJob(**base(fig, m), teacher="epsilon_greedy", n_actions=int(a), shard=s,
+                           shard_size=fig4_job_size(size, int(a), f4["max_job_elements"], S), file_shard_size=size,
+                           n_mdps=n, epsilon=config["teacher"]["epsilon"])
+                for a in section["actions"] for m in section["methods"]
+                for s in _grid_shards(n, fig4_job_size(size, int(a), f4["max_job_elements"], S))]
+
     jobs = {
         "fig3": [DistillJob(**base("fig3", m), teacher="softmax", temperature=float(tau), shard=s, shard_size=size,
                             n_mdps=n3)
                  for tau in f3["temperatures"] for m in f3["controls"] for s in _grid_shards(n3, size)],
-        "fig4": [DistillJob(**base("fig4", m), teacher="epsilon_greedy", n_actions=int(a), shard=s,
-                            shard_size=fig4_job_size(size, int(a), f4["max_job_elements"], S), file_shard_size=size,
-                            n_mdps=n4, epsilon=config["teacher"]["epsilon"])
-                 for a in f4["actions"] for m in f4["methods"]
-                 for s in _grid_shards(n4, fig4_job_size(size, int(a), f4["max_job_elements"], S))],
+        "fig4": large_action("fig4", f4),
         "fig5": [DistillJob(**base("fig5", m), teacher="noisy", shard=s, shard_size=size, n_mdps=n_all,
                             student_critic_every=config["student_critic_every"],
                             flip=f"{f5['flip_action']}-{f5['flip_states']}")
@@ -70,5 +80,6 @@ def figure_jobs(config: dict) -> dict[str, list[DistillJob]]:
         "fig6": [DistillJob(**base("fig6", m), world="chain", teacher=t, chain_T=int(T), replicas=f6["replicas"],
                             stop_prob=f6["stop_prob"])
                  for T in sorted({f6["T"], *f6["appendix_T"]}) for t in CHAIN_TEACHERS for m in f6["methods"]],
+        "llm": large_action("llm", config["llm"]),
     }
     return jobs

@@ -166,6 +166,19 @@ def scale_text(config: dict) -> str:
     )
 
 
+def llm_scale_text(config: dict) -> str:
+    """One line stating the scale of the llm figure and of the estimator study (the profile's ``llm`` section)."""
+    f, st = config["llm"], config["llm"]["study"]
+    dense = (f"{st['dense_mdps']} dense MDPs ({st['dense_states']} states, |A| in {st['dense_actions']}) and "
+             if st["dense_mdps"] else "")
+    return (
+        f"profile {config['profile']} llm: {min(f['n_mdps'], config['n_mdps'])} worlds x {f['steps']} steps at "
+        f"|A| in {f['actions']}, regime {config['figure4']['regime']}: "
+        f"{regime_text(config['regimes'][config['figure4']['regime']])}; study: {dense}{st['n_worlds']} small grid "
+        f"worlds at |A| in {st['actions']}, {st['copies']} one-trajectory draws per MDP (seed {config['seed']})"
+    )
+
+
 def atlas_scale_text(config: dict) -> str:
     """One line stating the atlas's scale (the profile's ``atlas`` section)."""
     a = config["atlas"]

@@ -13,9 +13,12 @@ the best rate sits, so no chosen rate is at an edge of the measured grid
 (bounded by ``LR_BOUNDS``; a rate still at a bound is flagged in the report).
 
 ``python -m policy_distillation.tuning --profile paper --regime unroll_sgd``
-writes ``figures/learning_rates/unroll_sgd.{md,json}``; the profile's regime
-names that JSON file (``regimes.<name>.learning_rates``) and the workflow reads
-it as written.
+writes ``figures/learning_rates/unroll_sgd.{md,json,scores.json}``; the
+profile's regime names that JSON file (``regimes.<name>.learning_rates``) and
+the workflow reads it as written. With ``--merge --methods a b`` only ``a`` and
+``b`` are tuned (same settings, checked against the existing report's command)
+and added to the existing output: the other entries are kept as written and the
+report is re-rendered from the merged scores.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import argparse
 import json
 import logging
 import multiprocessing
+import re
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -134,8 +138,20 @@ def tune(methods, regime: dict, n_mdps: int, steps: int, eval_every: int, q_step
         return {m: f.result() for m, f in zip(methods, futures)}
 
 
-def render(table: dict, args, regime: dict | None = None) -> str:
-    """The report: every measured score per method, the chosen rate, and any rate at an edge."""
+MERGED = "Merged later with `--merge` (same settings): "
+
+
+def command(args) -> str:
+    """The command line a report states (the settings a ``--merge`` must share)."""
+    return (f"python -m policy_distillation.tuning --profile {args.profile} --regime {args.regime} "
+            f"--mdps {args.mdps} --steps {args.steps} --q-steps {args.q_steps}")
+
+
+def render(table: dict, args, regime: dict | None = None, merged: list[str] | tuple[str, ...] = ()) -> str:
+    """The report: every measured score per method, the chosen rate, and any rate at an edge.
+
+    ``merged``: methods added to the table later with ``--merge`` (named under the command).
+    """
     candidates = sorted({c for v in table.values() for c in v["scores"]})  # the rates actually measured
     head = ["| method | " + " | ".join(f"lr={c:g}" for c in candidates) + " | chosen |",
             "|---|" + "---|" * (len(candidates) + 1)]
@@ -153,8 +169,7 @@ def render(table: dict, args, regime: dict | None = None) -> str:
     what += "" if regime is None else f"{profiles.regime_text(regime)}. "
     return (
         "# Learning rates, chosen by measurement\n\n"
-        f"Command: `python -m policy_distillation.tuning --profile {args.profile} --regime {args.regime} "
-        f"--mdps {args.mdps} --steps {args.steps} --q-steps {args.q_steps}`\n\n" + what +
+        f"Command: `{command(args)}`\n\n" + (f"{MERGED}{', '.join(merged)}\n\n" if merged else "") + what +
         f"{args.mdps} tuning grid worlds of the profile's grid family (seed {TUNING_SEED}, never used by the "
         f"figures), Q-learning teacher ({args.q_steps} steps; Section 4 methods get its greedy policy with "
         f"{NOISE:.0%} of visited states flipped and its exact critic), one trajectory per world per step, "
@@ -165,6 +180,44 @@ def render(table: dict, args, regime: dict | None = None) -> str:
         f"rate (within {LR_BOUNDS[0]:g}-{LR_BOUNDS[1]:g}); empty cells were not measured.\n\n"
         + "\n".join(head + rows) + "\n" + "".join(f"\n{n}\n" for n in notes)
     )
+
+
+def read_output(out: Path, regime_name: str) -> tuple[dict, list[str], str]:
+    """An existing tuning output: its table {method: {"scores": {lr: score}, "best": lr}} (rates as written),
+    the methods merged into it before, and its report's text."""
+    best = json.loads((out / f"{regime_name}.json").read_text())
+    scores = json.loads((out / f"{regime_name}.scores.json").read_text())
+    md = (out / f"{regime_name}.md").read_text()
+    if set(best) != set(scores):
+        raise ValueError(f"{out / regime_name}.json and .scores.json name different methods")
+    table = {m: {"scores": {float(lr): s for lr, s in scores[m].items()}, "best": best[m]} for m in best}
+    found = re.search(f"^{re.escape(MERGED)}(.*)$", md, re.M)
+    return table, found.group(1).split(", ") if found else [], md
+
+
+def write_output(out: Path, regime_name: str, table: dict, report: str) -> None:
+    """``<regime>.md`` (the report), ``.json`` (the chosen rates) and ``.scores.json`` (every score)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{regime_name}.md").write_text(report)
+    (out / f"{regime_name}.json").write_text(json.dumps({m: v["best"] for m, v in table.items()}, indent=1) + "\n")
+    scores = {m: {f"{lr:g}": s for lr, s in v["scores"].items()} for m, v in table.items()}
+    (out / f"{regime_name}.scores.json").write_text(json.dumps(scores, indent=1) + "\n")
+
+
+def _existing(out: Path, args) -> tuple[dict, list[str]]:
+    """The output ``--merge`` adds to (SystemExit naming what does not fit)."""
+    try:
+        old, merged, md = read_output(out, args.regime)
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"--merge: cannot read the existing tuning output of {args.regime} in {out}: {err}") from err
+    again = [m for m in args.methods if m in old]
+    if again:
+        raise SystemExit(f"--merge: {again} already in {out / args.regime}.json (existing entries are kept as "
+                         "written; tune them without --merge)")
+    if f"Command: `{command(args)}`" not in md:
+        raise SystemExit(f"--merge: the settings differ from those of {out / args.regime}.md; use its command's "
+                         f"--profile, --mdps, --steps and --q-steps (this run: `{command(args)}`)")
+    return old, merged
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -178,6 +231,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--methods", nargs="*", default=list(METHODS))
     ap.add_argument("--jobs", type=int, default=1, help="processes (one method each)")
     ap.add_argument("--out", default="figures/learning_rates")
+    ap.add_argument("--merge", action="store_true",
+                    help="tune only --methods and add them to the regime's existing output (others kept as written)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     config = profiles.load_yaml(profiles.profile_path(args.profile))
@@ -188,14 +243,13 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"--methods: unknown {unknown}")
     regime = config["regimes"][args.regime]
+    out = Path(args.out)
+    old, merged = _existing(out, args) if args.merge else ({}, [])
     table = tune(args.methods, regime, args.mdps, args.steps, args.eval_every, args.q_steps, grid=config["grid"],
                  jobs=args.jobs)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.regime}.md").write_text(render(table, args, regime))
-    (out / f"{args.regime}.json").write_text(json.dumps({m: v["best"] for m, v in table.items()}, indent=1) + "\n")
-    scores = {m: {f"{lr:g}": s for lr, s in v["scores"].items()} for m, v in table.items()}
-    (out / f"{args.regime}.scores.json").write_text(json.dumps(scores, indent=1) + "\n")
+    if args.merge:
+        table, merged = {**old, **table}, [*merged, *args.methods]
+    write_output(out, args.regime, table, render(table, args, regime, merged))
 
 
 if __name__ == "__main__":

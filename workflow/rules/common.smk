@@ -3,6 +3,7 @@ import os
 from pathlib import Path
 
 from policy_distillation import atlas, profiles
+from policy_distillation.estimator_study import OBJECTIVES
 from policy_distillation.job_tables import figure_jobs
 from policy_distillation.methods import REGISTRY
 from policy_distillation.provenance import code_hash
@@ -41,6 +42,7 @@ for _key, _names in (
     ("figure4.methods", config["figure4"]["methods"]),
     ("figure5.methods", config["figure5"]["methods"]),
     ("figure6.methods", config["figure6"]["methods"]),
+    ("llm.methods", config["llm"]["methods"]),
 ):
     _check_methods(_key, _names)
 for _name, _regime in config["regimes"].items():
@@ -54,9 +56,20 @@ for _fig in ("figure3", "figure4", "figure5", "figure6"):
     _missing_lr = sorted(set(_methods) - set(config["regimes"][_regime]["learning_rates"]))
     if _missing_lr:
         raise ValueError(f"config regimes.{_regime}.learning_rates: missing key(s) {_missing_lr} for {_fig}")
+_regime = config["figure4"]["regime"]  # the llm figure trains in Figure 4's regime
+_missing_lr = sorted(set(config["llm"]["methods"]) - set(config["regimes"][_regime]["learning_rates"]))
+if _missing_lr:
+    raise ValueError(
+        f"config regimes.{_regime}.learning_rates: missing key(s) {_missing_lr} for llm (llm.methods train in "
+        "figure4.regime)"
+    )
+LLM_STUDY_METHODS = [m for m in config["llm"]["methods"] if m in OBJECTIVES]
+if not LLM_STUDY_METHODS:
+    raise ValueError(f"config llm.methods: no language-model entry to study; known: {list(OBJECTIVES)}")
 
 OUTPUT_ROOT = str(REPO / profiles.output_root(config))
 SCALE = profiles.scale_text(config)
+LLM_SCALE = profiles.llm_scale_text(config)
 ATLAS_SCALE = profiles.atlas_scale_text(config)
 for _r in config["atlas"]["regimes"]:
     if _r not in config["regimes"]:
@@ -85,6 +98,8 @@ CODE = {
     "claims": code_hash("claims", "results", "workflow_io"),
     "atlas": code_hash("atlas", "claims", "plotting_atlas", "files", "workflow_io"),
     "table1": code_hash("table1", "llm_methods", "files", "workflow_io"),
+    "llm_study": code_hash("estimator_study", "llm_methods", "streams", "files", "workflow_io"),
+    "llm_figure": code_hash("plotting_llm", "files", "workflow_io"),
 }
 
 
@@ -158,6 +173,15 @@ def fig6_runs(wildcards=None):
     return runs_of("fig6")
 
 
+def llm_runs(wildcards=None):
+    return runs_of("llm")
+
+
+def llm_study_params(wildcards=None):
+    """The study's sizes (sorted: params compare as text) and the language-model entries it measures."""
+    return {**dict(sorted(config["llm"]["study"].items())), "methods": LLM_STUDY_METHODS}
+
+
 def fig2_runs(wildcards=None):
     return expand("data/runs/fig2/{method}.npz", method=config["figure2"]["methods"])
 
@@ -185,7 +209,7 @@ FIGURES = list(FIGURE_TABLES)
 
 
 def all_targets():
-    return expand("figures/{fig}.{ext}", fig=FIGURES, ext=["pdf", "png"]) + [
+    return expand("figures/{fig}.{ext}", fig=[*FIGURES, "llm"], ext=["pdf", "png"]) + [
         "figures/claims.md",
         "figures/claims.json",
         "figures/table1.md",

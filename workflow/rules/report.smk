@@ -24,7 +24,27 @@ rule claims:
         "../scripts/claims.py"
 
 
+# Table 1, second part: the language-model entries against their sequence-level objectives (estimator_study).
+rule llm_study:
+    output:
+        "data/results/llm_study.csv",
+    log:
+        "logs/report/llm_study.log",
+    benchmark:
+        "benchmarks/report/llm_study.tsv"
+    conda:
+        "../../environment.yml"
+    params:
+        study=llm_study_params,
+        seed=config["seed"],
+        code=CODE["llm_study"],
+    script:
+        "../scripts/llm_study.py"
+
+
 rule table1:
+    input:
+        llm_study="data/results/llm_study.csv",
     output:
         md=report("figures/table1.md", caption="../report/table1.rst", category="Claims"),
         csv="data/results/table1.csv",
@@ -37,6 +57,7 @@ rule table1:
     params:
         seed=config["seed"],
         scale=SCALE,
+        llm_scale=LLM_SCALE,
         code=CODE["table1"],
     script:
         "../scripts/table1.py"
