@@ -22,7 +22,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from .llm_methods import ENTRIES  # noqa: E402
-from .plotting import METRIC_LABELS, _ordered, _reference, _require  # noqa: E402
+from .plotting import METRIC_LABELS, _ordered, _reference, _require, figure_legend  # noqa: E402
 from .results import Z95  # noqa: E402
 
 ROWS = ("return", "kl_student")
@@ -89,13 +89,7 @@ def figure_llm(curves: pd.DataFrame, note: str | None = None, entries: Sequence[
                 ax.set_xlabel("optimisation steps")
             if j == 0:
                 ax.set_ylabel(METRIC_LABELS[metric])
-    handles, labels = [], []
-    for ax in axes.flat:
-        for hnd, lab in zip(*ax.get_legend_handles_labels()):
-            if lab not in labels:
-                handles.append(hnd)
-                labels.append(lab)
-    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
+    figure_legend(fig, axes, fontsize=7)
     fig.tight_layout()
     if note:
         fig.text(0.5, 0.0, note, ha="center", va="top", fontsize=6, wrap=True)
