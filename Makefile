@@ -3,6 +3,10 @@
 #   make figures [PROFILE=quick] [TARGET=fig4] [CORES=4]   every figure of a profile (default: paper)
 #   make figures EXECUTOR=slurm SLURM_ACCOUNT=acct [SLURM_PARTITION=part]   the same, every job a Slurm job
 #   make report  [PROFILE=quick]                           the HTML report <output_root>/report.html
+#   make atlas   [PROFILE=quick]                           the regime atlas (figures/atlas.md, about an hour)
+#                                                          (EXECUTOR=slurm ... as for figures)
+#   make tune REGIME=unroll_sgd [PROFILE=paper]            learning rates of one regime (figures/learning_rates/)
+#   make tune REGIME=unroll_sgd METHODS="a b" MERGE=1       tune a and b only, added to the regime's existing output
 #   make test                                              lint (ruff, snakefmt, snakemake --lint) + tests
 #   make test-cluster                                      the tiny profile through a throwaway Slurm cluster
 #                                                          (root: installs Slurm, MariaDB, munge with apt)
@@ -21,7 +25,7 @@ LAUNCH  = $(BIN)/python -m policy_distillation.launch --profile $(PROFILE) $(if 
 	$(if $(SLURM_PARTITION),--slurm-partition $(SLURM_PARTITION))
 THREADS1 = OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_NUM_THREADS=1
 
-.PHONY: figures report test test-cluster lint bench clean-venv
+.PHONY: figures report atlas tune test test-cluster lint bench clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +38,14 @@ figures: $(STAMP)
 
 report: $(STAMP)
 	$(LAUNCH) --report
+
+atlas: $(STAMP)
+	$(LAUNCH) atlas
+
+tune: $(STAMP)
+	@test -n "$(REGIME)" || { echo "make tune: give REGIME=<name of a regime in the profile>"; exit 2; }
+	$(BIN)/python -m policy_distillation.tuning --profile $(PROFILE) --regime $(REGIME) --jobs 2 \
+		$(if $(METHODS),--methods $(METHODS)) $(if $(MERGE),--merge)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -4,8 +4,9 @@
 # complete: `--config profile=<name>` picks one (default: paper), or give a
 # file with `--configfile`. Every output goes under the profile's output_root,
 # so one profile never overwrites another's results. Targets: `all` (default),
-# one per figure (fig2, fig3_left, fig3_right, fig4, fig5, fig6, fig9), claims,
-# table1.
+# one per figure (fig2, fig3_left, fig3_right, fig4, fig5, fig6, fig9, llm), claims,
+# table1, atlas (the regime atlas) and stage_times (job times per stage; these two
+# are not part of all).
 
 
 include: "workflow/rules/common.smk"
@@ -23,6 +24,7 @@ include: "workflow/rules/distill.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/atlas.smk"
 
 
 rule all:

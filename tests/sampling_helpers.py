@@ -65,7 +65,8 @@ def reference_update(mdps, teacher, method, logits, draws, N, student_value):
     """Plain per-MDP, per-trajectory loop over the same draws (the obvious algorithm).
 
     The pseudo-reward is the package's one sum (``rewards.sampled_pseudo_reward``),
-    evaluated step by step on a context of the trajectory's own MDP.
+    evaluated step by step on a context of the trajectory's own MDP; the method's
+    state baseline (``Method.baseline``) is subtracted from each score weight.
     """
     ctx = M.DistillContext(mdps, teacher.pi, logits, teacher.value, student_value)
     q = method.control_policy(ctx)
@@ -83,6 +84,7 @@ def reference_update(mdps, teacher, method, logits, draws, N, student_value):
                                None if teacher.value is None else teacher.value[[b]],
                                None if student_value is None else student_value[[b]])
         boot = method.bootstrap(one)[0] if method.bootstrap is not None else None
+        base = method.baseline(one)[0] if method.baseline is not None else np.zeros(S)
         for n in range(N):
             i = b * N + n
             if one_hot:
@@ -124,6 +126,7 @@ def reference_update(mdps, teacher, method, logits, draws, N, student_value):
                     W = rhat[j] + (boot[s2_] if c_ else 0.0)
                 else:
                     W = sum(rhat[j:])
+                W -= base[s_]  # the method's state baseline (a control variate)
                 score = -pi[b, s_].copy()
                 score[a_] += 1.0
                 G[b, s_] -= score * W

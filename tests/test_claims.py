@@ -106,16 +106,20 @@ def test_claim2_holds_when_student_driven_is_3x_and_10x_faster():
     curves, per_mdp = _fig3(FAST)
     c = claims.claim2_student_driven_speed(curves, per_mdp)
     assert c.holds, c.justification
+    steps = float(c.measured["teacher/student steps ratio (geo. mean)"])
+    assert 2.5 < steps < 3.5
     ratio = c.measured["teacher/student area ratio (geo. mean)"]
     assert 2.5 < ratio < 3.5
-    lo, hi = (float(x) for x in c.measured["teacher/student 95% CI"].strip("[]").split(","))
+    lo, hi = (float(x) for x in c.measured["teacher/student area 95% CI"].strip("[]").split(","))
     assert lo <= ratio <= hi
 
 
 @pytest.mark.parametrize(
     "tc",
     [
-        {"teacher_distill": 1200.0, "on_policy_distill": 1000.0, "uniform_distill": 10000.0},  # ratio < 1.5
+        {"teacher_distill": 1200.0, "on_policy_distill": 1000.0, "uniform_distill": 10000.0},  # teacher ratio < 2
+        {"teacher_distill": 1800.0, "on_policy_distill": 1000.0, "uniform_distill": 10000.0},  # teacher ratio 1.8
+        {"teacher_distill": 3000.0, "on_policy_distill": 1000.0, "uniform_distill": 4000.0},  # uniform ratio 4 < 5
         {"teacher_distill": 3000.0, "on_policy_distill": 1000.0, "uniform_distill": 2000.0},  # uniform not slowest
         {"teacher_distill": 800.0, "on_policy_distill": 1000.0, "uniform_distill": 10000.0},  # teacher fastest
     ],
@@ -128,6 +132,13 @@ def test_claim2_reports_never_reaching_as_beyond_last_step():
     tc = dict(FAST, uniform_distill=1e7)
     c = claims.claim2_student_driven_speed(*_fig3(tc))
     assert c.measured["steps to 95% [tau=0.1, uniform_distill]"] == "> 30000"
+    assert c.measured["uniform/student steps ratio (geo. mean)"].startswith("> ")  # a lower bound
+    assert c.holds, c.justification
+
+
+def test_claim2_fails_when_the_student_never_reaches():
+    tc = {"teacher_distill": 1e7, "on_policy_distill": 1e7, "uniform_distill": 1e8}
+    assert not claims.claim2_student_driven_speed(*_fig3(tc)).holds
 
 
 def test_claim2_names_missing_method():
@@ -168,7 +179,7 @@ def test_claim3_names_missing_column():
 
 
 # ------------------------------------------------------------------ claim 4
-def _fig4(entropy_tc_at_4096: float, expected_tc_at_4096: float):
+def _fig4(entropy_tc_at_4096: float, expected_tc_at_4096: float, traditional_tc_at_4096: float = 1000.0):
     rng = np.random.default_rng(4)
     kl = {"teacher": 1.0, "student": 1.0, "uniform": 1.0}
     runs = []
@@ -177,7 +188,7 @@ def _fig4(entropy_tc_at_4096: float, expected_tc_at_4096: float):
         tcs = {
             "entropy_regularised": entropy_tc_at_4096 if big else 1000.0,
             "expected_entropy_regularised": expected_tc_at_4096 if big else 1000.0,
-            "on_policy_distill": 1000.0,
+            "on_policy_distill": traditional_tc_at_4096 if big else 1000.0,
         }
         for m, tc in tcs.items():
             runs.append(_run(rng, {"figure": "fig4", "actions": A, "method": m}, tc, kl))
@@ -190,9 +201,24 @@ def test_claim4_holds_when_only_entropy_regularised_collapses():
     assert c.measured["steps to 95% [|A|=4096, entropy_regularised]"] == "> 30000"
 
 
-@pytest.mark.parametrize("entropy_tc, expected_tc", [(1500.0, 1000.0), (10000.0, 3000.0)])
+def test_claim4_holds_for_a_measured_slowdown_of_six():
+    c = claims.claim4_large_action_spaces(*_fig4(6000.0, 1000.0))
+    assert c.holds, c.justification
+    assert 5.0 <= float(c.measured["entropy regularised slowdown (steps |A|=4096 / |A|=4)"]) <= 7.0
+
+
+@pytest.mark.parametrize(
+    "entropy_tc, expected_tc",
+    [(1500.0, 1000.0), (4000.0, 1000.0), (10000.0, 3000.0)],  # slowdown 1.5, slowdown 4 < 5, expected 3x slower
+)
 def test_claim4_fails(entropy_tc, expected_tc):
-    assert not claims.claim4_large_action_spaces(_fig4(entropy_tc, expected_tc)[0]).holds
+    assert not claims.claim4_large_action_spaces(*_fig4(entropy_tc, expected_tc)).holds
+
+
+def test_claim4_fails_when_traditional_distillation_stops_working():
+    per_mdp, curves = _fig4(10000.0, 1e7, traditional_tc_at_4096=1e7)
+    c = claims.claim4_large_action_spaces(per_mdp, curves)
+    assert not c.holds and "traditional reaches" in c.justification
 
 
 # ------------------------------------------------------------------ claim 5
@@ -340,3 +366,5 @@ def test_render_markdown_and_json():
     json.dumps(js, allow_nan=False)
     assert [c["id"] for c in to["claims"]] == [1, 4, 5]
     assert to["all_hold"] is False
+    assert all(c["sentence"].startswith('"') for c in to["claims"])  # the paper's words, quoted
+    assert "The paper's sentences the criteria encode" in md and cs[0].sentence in md

@@ -61,31 +61,35 @@ def test_scale_text_states_profile_and_sizes():
 
 
 def test_learning_rates_are_the_tuning_output_as_written():
-    """The shipped profiles read figures/learning_rates.json (python -m policy_distillation.tuning)."""
+    """Every regime of the shipped profiles reads figures/learning_rates/<regime>.json
+    (python -m policy_distillation.tuning --regime <regime>) as written."""
     import json
 
-    rates = json.loads((profiles.REPO / "figures" / "learning_rates.json").read_text())
     for name in ("paper", "quick"):
-        cfg = profiles.resolve(profiles.load_yaml(profiles.profile_path(name)))
-        assert cfg["regimes"]["classic"]["learning_rates"] == rates
+        raw = profiles.load_yaml(profiles.profile_path(name))
+        cfg = profiles.resolve(raw)
+        for regime in raw["regimes"]:
+            path = f"figures/learning_rates/{regime}.json"
+            assert raw["regimes"][regime]["learning_rates"] == path
+            rates = json.loads((profiles.REPO / path).read_text())
+            assert cfg["regimes"][regime]["learning_rates"] == rates
 
 
-def test_tuning_baseline_constants_equal_the_profiles():
-    from policy_distillation import tuning
-
-    for name in ("paper", "quick"):
-        cfg = profiles.load_yaml(profiles.profile_path(name))
-        classic = cfg["regimes"]["classic"]
-        assert classic["critic"] == {"kind": "exact", "every": tuning.BASELINE_EVERY}
-        assert list(tuning.BASELINE_METHODS) == classic["critic_methods"]
+def test_tuning_report_beside_every_rates_file():
+    for path in (profiles.REPO / "figures" / "learning_rates").glob("*.json"):
+        if path.name.endswith(".scores.json"):
+            continue
+        md = path.with_suffix(".md").read_text()
+        assert f"--regime {path.stem}" in md  # the command that wrote it
 
 
 def test_unreadable_learning_rates_file_is_named(tmp_path):
     cfg = profiles.load_yaml(PAPER)
-    cfg["regimes"]["classic"]["learning_rates"] = "no/such/file.json"
-    with pytest.raises(profiles.ProfileError, match="regimes.classic.learning_rates: cannot read"):
+    cfg["regimes"]["unroll_sgd"]["learning_rates"] = "no/such/file.json"
+    missing = "regimes.unroll_sgd.learning_rates: cannot read .* --regime unroll_sgd"
+    with pytest.raises(profiles.ProfileError, match=missing):
         profiles.resolve(cfg)
     (tmp_path / "r.json").write_text('{"teacher_distill": -1}')
-    cfg["regimes"]["classic"]["learning_rates"] = str(tmp_path / "r.json")
+    cfg["regimes"]["unroll_sgd"]["learning_rates"] = str(tmp_path / "r.json")
     with pytest.raises(profiles.ProfileError, match="positive numbers"):
         profiles.resolve(cfg)

@@ -79,7 +79,8 @@ def test_workflow_dry_run_lists_its_jobs(method, tmp_path):
     cfg["output_root"] = str(tmp_path / "out")
     cfg["method_modules"] = ["my_methods"]
     cfg["figure3"]["controls"] = ["teacher_distill", NAME]
-    cfg["regimes"]["tiny"]["learning_rates"][NAME] = 0.1
+    for regime in cfg["regimes"].values():
+        regime["learning_rates"][NAME] = 0.1
     profile = tmp_path / "p.yaml"
     profile.write_text(yaml.safe_dump(cfg))
     env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}

@@ -1,6 +1,7 @@
 """Tidy result tables: shards, means and standard errors, areas, crossings."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from policy_distillation import results as R
@@ -83,3 +84,20 @@ def test_per_mdp_regret_is_clipped_and_speedup_favours_the_faster_control():
     assert sp[sp.criterion == "kl_student"]["speedup"].item() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="need both"):
         R.speedup_table(per[per.method == "teacher_distill"])
+
+
+def test_flatness_names_the_curves_still_moving():
+    from policy_distillation.results import flatness, flatness_text
+
+    steps = np.arange(0, 1001, 100)
+    rows = []
+    for method, slope in (("flat", 0.0), ("rising", 2.0)):
+        for s in steps:
+            rows.append({"method": method, "step": s, "metric": "return", "mean": 5.0 + slope * s / 1000})
+            rows.append({"method": method, "step": s, "metric": "teacher_return", "mean": 10.0})
+    curves = pd.DataFrame(rows)
+    f = flatness(curves, ["method"]).set_index("method")
+    assert bool(f.loc["flat", "flat"]) and not bool(f.loc["rising", "flat"])
+    assert f.loc["rising", "change"] == pytest.approx(2.0 * 0.2 / 10.0)  # the last quarter: checkpoints from 800
+    text = flatness_text({"Figure 5": (curves, ["method"])})
+    assert "Figure 5: 1 of 2 curves flat; still moving: rising (+4.0%)" in text

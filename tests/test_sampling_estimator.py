@@ -87,7 +87,7 @@ def test_method_parts_are_row_local(cases, name):
     if method.state_loss is not None:
         for x, y in zip(method.state_loss(row_states), method.state_loss(full)):
             np.testing.assert_allclose(x[0], at_rows(y), atol=1e-12)
-    for part in [method.bootstrap, *method.reward.terms()]:
+    for part in [method.bootstrap, method.baseline, *method.reward.terms()]:
         if part is not None:
             np.testing.assert_allclose(part(row_states)[0], at_rows(part(full)), atol=1e-12)
 

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from policy_distillation import profiles, sizing
-from policy_distillation.jobs import DistillJob, figure_jobs
+from policy_distillation.job_tables import figure_jobs
+from policy_distillation.jobs import DistillJob
 
 REPO = profiles.REPO
 

@@ -21,6 +21,7 @@ from .evaluation import (
 from .exact import expected_update
 from .mdp import TabularMDPs, from_dense
 from .methods import REGISTRY, DistillContext, Method, Teacher, get_method, stated_loss
+from . import llm_methods  # noqa: F401,E402  (after methods: registers the language-model entries)
 from .policies import PROB_FLOOR, log_softmax, safe_log, softmax
 from .sampling import SampledEstimator, sampled_update
 from .training import DistillResult, distill

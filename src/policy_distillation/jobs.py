@@ -2,7 +2,7 @@
 
 A job is a frozen record of everything that decides its result (world set,
 teacher, method, estimator, learning rate, steps, seed, ...). A figure is a
-list of jobs (:func:`figure_jobs`, built from the workflow config) plus a
+list of jobs (``job_tables.figure_jobs``, built from the workflow config) plus a
 plotting function (``plotting.render``); the workflow has one distill rule
 whose params are a job's fields, so changing one setting reruns exactly the
 jobs whose fields changed. :func:`run_distill` runs one job.
@@ -10,6 +10,8 @@ jobs whose fields changed. :func:`run_distill` runs one job.
 Seeds: a job's streams derive from the root seed, the figure and the job's
 setting labels (not its shard), and each world draws from its own stream
 (``streams``), so a world's curve does not depend on how worlds are sharded.
+Atlas jobs use their figure's streams (``fig5-<flip>`` those of ``fig5``): every
+cell sees the same draws for the same setting (common random numbers).
 """
 
 from __future__ import annotations
@@ -55,11 +57,16 @@ class DistillJob:
       seed: the workflow's root seed.
       shard, shard_size, n_mdps: grid worlds ``shard * shard_size`` up to
         ``min((shard + 1) * shard_size, n_mdps)``.
+      file_shard_size: worlds per file of the world set (0: ``shard_size``); a job's
+        worlds lie in one file (Figure 4 splits files into smaller jobs at large |A|).
       n_actions: |A| of the grid worlds (extra actions are no-ops, Figure 4).
       temperature: softmax teacher temperature (Figure 3).
       epsilon: the epsilon-greedy teacher's exploration (Figure 4), spread over all ``n_actions``.
       chain_T, replicas, stop_prob: the chain (Figures 6 and 9).
       method_modules: modules to import first (they register methods not in the package).
+      worlds: the grid world set (``atlas.world_sets``): ``main`` for the figures.
+      flip: the noisy teacher's flip rule, ``<action>-<states>`` (``noisy`` teacher only).
+      atlas_cell: the atlas cell the job belongs to (``atlas.Cell.name``), empty for the figures.
     """
 
     figure: str
@@ -81,6 +88,7 @@ class DistillJob:
     shard: int = 0
     shard_size: int = 0
     n_mdps: int = 0
+    file_shard_size: int = 0
     n_actions: int = 4
     temperature: float = 0.0
     epsilon: float = 0.1
@@ -88,6 +96,9 @@ class DistillJob:
     replicas: int = 0
     stop_prob: float = 0.0
     method_modules: tuple[str, ...] = ()
+    worlds: str = "main"
+    flip: str = ""
+    atlas_cell: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method_modules", tuple(self.method_modules))
@@ -105,15 +116,22 @@ class DistillJob:
             raise ValueError(f"job {self.key}: teacher must be one of {TEACHERS}, got {self.teacher!r}")
         if (self.world == "chain") != (self.teacher in CHAIN_TEACHERS):
             raise ValueError(f"job {self.key}: the chain's teachers are {CHAIN_TEACHERS}, and only the chain's")
+        if self.world == "grid" and self.file_shard_size and self.file_shard_size % self.shard_size:
+            raise ValueError(f"job {self.key}: shard_size {self.shard_size} must divide the world files' "
+                             f"{self.file_shard_size}")
+        if (self.teacher == "noisy") != bool(self.flip):
+            raise ValueError(f"job {self.key}: a flip rule is given exactly for the noisy teacher")
 
     @property
     def setting(self) -> dict:
-        """The labels that tell this job's curve apart in its figure (also the seed's labels)."""
-        if self.figure == "fig3":
+        """The labels that tell this job's curve apart in its figure (also the seed's labels), by the
+        kind of teacher: the softmax teacher's temperature (Figure 3), the epsilon-greedy teacher's |A|
+        (Figure 4 and any figure over |A|), the chain's T and teacher (Figures 6 and 9)."""
+        if self.teacher == "softmax":
             return {"tau": f"{self.temperature:g}", "method": self.method}
-        if self.figure == "fig4":
+        if self.teacher == "epsilon_greedy":
             return {"actions": self.n_actions, "method": self.method}
-        if self.figure == "fig6":
+        if self.world == "chain":
             return {"T": self.chain_T, "teacher": self.teacher, "method": self.method}
         return {"method": self.method}
 
@@ -125,10 +143,11 @@ class DistillJob:
     def key(self) -> str:
         """Path of the job's result under ``data/runs`` (without ``.npz``)."""
         s = self.setting
-        parts = {"fig3": [f"tau{s.get('tau')}"], "fig4": [f"A{s.get('actions')}"],
-                 "fig6": [f"T{s.get('T')}", str(s.get("teacher"))]}.get(self.figure, [])
+        parts = ([f"tau{s['tau']}"] if "tau" in s else [f"A{s['actions']}"] if "actions" in s
+                 else [f"T{s['T']}", str(s["teacher"])] if "T" in s else [])
         tail = [f"{self.shard:03d}"] if self.world == "grid" else []
-        return "/".join([self.figure, *parts, self.method, *tail])
+        head = ["atlas", self.atlas_cell] if self.atlas_cell else []
+        return "/".join([*head, self.figure, *parts, self.method, *tail])
 
     def world_ids(self) -> np.ndarray:
         """Global ids of the job's worlds (grid: its shard, cut at ``n_mdps``; chain: the replicas)."""
@@ -139,6 +158,16 @@ class DistillJob:
         if hi <= lo:
             raise ValueError(f"job {self.key}: shard {self.shard} holds no world (n_mdps={self.n_mdps})")
         return np.arange(lo, hi)
+
+    @property
+    def file_shard(self) -> int:
+        """The world file holding the job's worlds."""
+        return self.shard * self.shard_size // (self.file_shard_size or self.shard_size)
+
+    @property
+    def file_offset(self) -> int:
+        """Index of the job's first world in its file."""
+        return self.shard * self.shard_size % (self.file_shard_size or self.shard_size)
 
     def params(self) -> dict:
         """The fields, sorted (Snakemake compares params by their text)."""
@@ -153,43 +182,12 @@ class DistillJob:
         return cls(**{k: v for k, v in dict(params).items() if k in names})
 
 
-def _grid_shards(n_mdps: int, shard_size: int) -> list[int]:
-    return list(range(-(-n_mdps // shard_size)))
-
-
-def figure_jobs(config: dict) -> dict[str, list[DistillJob]]:
-    """Every distillation job of Figures 3-6 (and 9) for a validated, resolved workflow config
-    (``profiles.resolve``: regimes' learning rates read)."""
-    common = {"seed": config["seed"], "n_trajectories": config["n_trajectories"],
-              "method_modules": tuple(config.get("method_modules", ()))}
-    size, n_all = config["shard_size"], config["n_mdps"]
-
-    def base(fig: str, method: str) -> dict:
-        section = config[fig.replace("fig", "figure")]
-        regime = config["regimes"][section["regime"]]
-        critic = regime["critic"] if method in regime["critic_methods"] else {"kind": "none"}
-        return {**common, "figure": fig, "method": method, "lr": regime["learning_rates"][method],
-                "steps": section["steps"], "eval_every": section["eval_every"], "sampler": regime["sampler"],
-                "unroll_length": regime.get("unroll_length") if regime["sampler"] == "unroll" else None,
-                "optimiser": regime["optimiser"], "critic": critic, "return_lambda": regime["return_lambda"]}
-
-    f3, f4, f5, f6 = (config[k] for k in ("figure3", "figure4", "figure5", "figure6"))
-    n3, n4 = min(f3["n_mdps"], n_all), min(f4["n_mdps"], n_all)
-    jobs = {
-        "fig3": [DistillJob(**base("fig3", m), teacher="softmax", temperature=float(tau), shard=s, shard_size=size,
-                            n_mdps=n3)
-                 for tau in f3["temperatures"] for m in f3["controls"] for s in _grid_shards(n3, size)],
-        "fig4": [DistillJob(**base("fig4", m), teacher="epsilon_greedy", n_actions=int(a), shard=s, shard_size=size,
-                            n_mdps=n4, epsilon=config["teacher"]["epsilon"])
-                 for a in f4["actions"] for m in f4["methods"] for s in _grid_shards(n4, size)],
-        "fig5": [DistillJob(**base("fig5", m), teacher="noisy", shard=s, shard_size=size, n_mdps=n_all,
-                            student_critic_every=config["student_critic_every"])
-                 for m in f5["methods"] for s in _grid_shards(n_all, size)],
-        "fig6": [DistillJob(**base("fig6", m), world="chain", teacher=t, chain_T=int(T), replicas=f6["replicas"],
-                            stop_prob=f6["stop_prob"])
-                 for T in sorted({f6["T"], *f6["appendix_T"]}) for t in CHAIN_TEACHERS for m in f6["methods"]],
-    }
-    return jobs
+def distill_kwargs(fields: dict) -> dict:
+    """``training.distill`` keyword arguments from job fields (``regime_fields`` plus lr, steps, eval_every)."""
+    return {"estimator": fields["estimator"], "lr": fields["lr"], "steps": fields["steps"],
+            "eval_every": fields["eval_every"], "sampler": fields["sampler"],
+            "unroll_length": fields["unroll_length"], "optimiser": dict(fields["optimiser"]),
+            "return_critic": dict(fields["critic"]), "return_lambda": fields["return_lambda"]}
 
 
 def _chain(job: DistillJob) -> tuple[TabularMDPs, Teacher]:
@@ -213,16 +211,17 @@ def job_teacher(job: DistillJob, mdps: TabularMDPs, q: np.ndarray | None = None,
       q: float[B, S, 4] the shard's Q-learning table (softmax and epsilon-greedy teachers).
       noisy: the shard's noisy-teacher record (``experiments.noisy_teacher``), for ``noisy``.
     """
-    n = len(job.world_ids())
-    sub = mdps.subset(slice(0, n))
+    rows = slice(job.file_offset, job.file_offset + len(job.world_ids()))
+    sub = mdps.subset(rows)
     if job.teacher == "softmax":
-        return sub, Teacher(pi=teachers.softmax_policy(q[:n], job.temperature), name=f"softmax tau={job.temperature:g}")
+        return sub, Teacher(pi=teachers.softmax_policy(q[rows], job.temperature),
+                            name=f"softmax tau={job.temperature:g}")
     if job.teacher == "epsilon_greedy":
         # the greedy move stays the most probable action; exploration covers every action
         wide = envs.with_actions(sub, job.n_actions, envs.grid_eta(sub))
-        pi = teachers.epsilon_greedy_moves(q[:n], job.n_actions, job.epsilon)
+        pi = teachers.epsilon_greedy_moves(q[rows], job.n_actions, job.epsilon)
         return wide, Teacher(pi=pi, name=f"epsilon-greedy |A|={job.n_actions}")
-    return sub, Teacher(pi=noisy["pi"][:n], value=noisy["value"][:n], name="noisy Q-learning")
+    return sub, Teacher(pi=noisy["pi"][rows], value=noisy["value"][rows], name="noisy Q-learning")
 
 
 def run_distill(job: DistillJob, mdps: TabularMDPs | None = None, q: np.ndarray | None = None,
@@ -240,11 +239,9 @@ def run_distill(job: DistillJob, mdps: TabularMDPs | None = None, q: np.ndarray 
         worlds, teacher = job_teacher(job, mdps, q, noisy)
     critic = {"kind": "exact", "every": job.student_critic_every} if job.student_critic_every else None
     ids = job.world_ids()
-    res = distill(worlds, teacher, job.method, job.estimator, steps=job.steps, lr=job.lr, eval_every=job.eval_every,
-                  n_trajectories=job.n_trajectories, critic=critic, progress=log,
-                  seed=job_seed(job.seed, job.figure, *job.setting.values()), world_ids=ids, sampler=job.sampler,
-                  unroll_length=job.unroll_length, optimiser=dict(job.optimiser), return_critic=dict(job.critic),
-                  return_lambda=job.return_lambda)
+    res = distill(worlds, teacher, job.method, n_trajectories=job.n_trajectories, critic=critic, progress=log,
+                  seed=job_seed(job.seed, job.figure.split("-")[0], *job.setting.values()), world_ids=ids,
+                  **distill_kwargs(asdict(job)))
     run = {"steps": res.steps, "returns": res.returns, "kl_teacher": res.kl_teacher, "kl_student": res.kl_student,
            "kl_uniform": res.kl_uniform, "teacher_return": res.teacher_return, "mdp": ids, "labels": job.labels}
     if job.teacher == "softmax":
@@ -252,6 +249,7 @@ def run_distill(job: DistillJob, mdps: TabularMDPs | None = None, q: np.ndarray 
     if job.teacher == "noisy":
         # Figure 5 compares students with the teacher before the flips (Section 4:
         # "recover the full performance of the teacher"); the noisy one is kept too.
-        run["teacher_return"] = noisy["clean_teacher_return"][: len(ids)]
-        run["noisy_teacher_return"] = noisy["noisy_teacher_return"][: len(ids)]
+        rows = slice(job.file_offset, job.file_offset + len(ids))
+        run["teacher_return"] = noisy["clean_teacher_return"][rows]
+        run["noisy_teacher_return"] = noisy["noisy_teacher_return"][rows]
     return run

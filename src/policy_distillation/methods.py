@@ -19,6 +19,10 @@ the gradient of (``Loss``), the paper's "is grad?" verdict with its source,
 the reason where it is not a gradient field, and the base method of a ``+R``
 version. With ``bootstrap`` set, the score weight is the one-step target
 ``rhat_t + bootstrap(s_{t+1})`` instead of the return-to-go (Section 4.1).
+With ``baseline`` set, a per-state control variate b(s_t) is subtracted from
+the score weight: W_t - b(s_t). Any state-only b leaves the expected update
+unchanged (E_a[grad log pi_theta(a | s)] = 0), so the exact estimator ignores
+it and only the sampled estimator's variance changes.
 Methods whose update has a score term must be driven by the student.
 """
 
@@ -123,6 +127,8 @@ class Method:
       state_loss: l(s) and grad l(s), or None for l = 0.
       reward: the pseudo-reward rhat (``rewards.PseudoReward``).
       bootstrap: critic V for the one-step score weight rhat_t + V(s_{t+1}).
+      baseline: per-state term b(s) subtracted from the score weight at s_t (a
+        control variate: the expected update does not change), or None.
       loss: the stated loss (its gradient is the update where it is a gradient
         field), or None where Table 1 says no loss exists.
       is_gradient: the "is grad?" verdict (Table 1's where the paper states it;
@@ -139,6 +145,7 @@ class Method:
     state_loss: StateLoss | None = None
     reward: PseudoReward = field(default_factory=PseudoReward)
     bootstrap: Term | None = None
+    baseline: Term | None = None
     loss: Loss | None = None
     is_gradient: bool | None = None
     verdict_source: str = NOT_IN_PAPER
@@ -150,11 +157,17 @@ class Method:
             raise ValueError(f"method {self.name}: control must be a controls.Control, got {self.control!r}")
         if self.has_score_term and not self.control.is_student:
             raise ValueError(f"method {self.name}: a pseudo-reward needs the student as control policy")
+        if self.baseline is not None:
+            if self.baseline.per_action:
+                raise ValueError(f"method {self.name}: a baseline must be per-state (an action-dependent one "
+                                 f"biases the update), got {self.baseline.text!r}")
+            if not self.has_score_term:
+                raise ValueError(f"method {self.name}: a baseline needs a score term (rhat or a bootstrap)")
 
     @property
     def needs(self) -> frozenset[str]:
         """Critics the parts read: 'teacher_value', 'student_value'."""
-        parts = [self.state_loss, self.bootstrap, *self.reward.terms()]
+        parts = [self.state_loss, self.bootstrap, self.baseline, *self.reward.terms()]
         return frozenset().union(*(p.needs for p in parts if p is not None))
 
     @property
@@ -172,9 +185,12 @@ class Method:
 
     @property
     def reward_text(self) -> str:
+        text = self.reward.text
         if self.bootstrap is not None:  # the one-step weight rhat_t + V(s_{t+1})
-            return f"{self.reward.text.replace('_i', '_t')}, bootstrapped with {self.bootstrap.text.format(t='{t+1}')}"
-        return self.reward.text
+            text = f"{text.replace('_i', '_t')}, bootstrapped with {self.bootstrap.text.format(t='{t+1}')}"
+        if self.baseline is not None:
+            text += f"; baseline b(s_t) = {self.baseline.text.format(t='t')}"
+        return text
 
     def control_policy(self, states: StateBatch) -> np.ndarray:
         """q_theta(a | s) -> float[B, S, A]."""

@@ -122,15 +122,20 @@ def curve_grid(
             if j == 0:
                 auto = METRIC_LABELS.get(cv, "") if ylabel is None else ""
                 ax.set_ylabel(ylabel if isinstance(ylabel, str) else auto)
+    figure_legend(fig, axes, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def figure_legend(fig: plt.Figure, axes, fontsize: float) -> None:
+    """One legend right of the panels: every label once, in the order the panels first show it."""
     handles, labels = [], []
     for ax in axes.flat:
         for hnd, lab in zip(*ax.get_legend_handles_labels()):
             if lab not in labels:
                 handles.append(hnd)
                 labels.append(lab)
-    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-    fig.tight_layout()
-    return fig
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=fontsize, frameon=False)
 
 
 def figure2(traj: pd.DataFrame) -> plt.Figure:

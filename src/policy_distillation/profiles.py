@@ -124,7 +124,8 @@ def resolve(config: dict, root: str | Path = REPO) -> dict:
             try:
                 rates = json.loads(path.read_text())
             except (OSError, json.JSONDecodeError) as err:
-                raise ProfileError(f"config key {key}: cannot read {path}: {err}") from err
+                hint = f"the tuning writes it: python -m policy_distillation.tuning --profile {config['profile']}"
+                raise ProfileError(f"config key {key}: cannot read {path}: {err} ({hint} --regime {name})") from err
             bad = {k: v for k, v in rates.items() if not isinstance(v, (int, float)) or not v > 0}
             if not isinstance(rates, dict) or bad:
                 raise ProfileError(f"config key {key}: {path} must map method names to positive numbers; "
@@ -154,7 +155,8 @@ def scale_text(config: dict) -> str:
     f3, f4, f5, f6 = (config[k] for k in ("figure3", "figure4", "figure5", "figure6"))
     n = config["n_mdps"]
     actions = ", ".join(str(a) for a in f4["actions"])
-    regimes = "; ".join(f"regime {name}: {regime_text(r)}" for name, r in sorted(config["regimes"].items()))
+    used = sorted({config[k]["regime"] for k in ("figure3", "figure4", "figure5", "figure6")})
+    regimes = "; ".join(f"regime {name}: {regime_text(config['regimes'][name])}" for name in used)
     return (
         f"profile {config['profile']}: {n} grid worlds (seed {config['seed']}); "
         f"Fig. 3: {min(f3['n_mdps'], n)} worlds x {f3['steps']} steps; "
@@ -164,10 +166,40 @@ def scale_text(config: dict) -> str:
     )
 
 
+def llm_scale_text(config: dict) -> str:
+    """One line stating the scale of the llm figure and of the estimator study (the profile's ``llm`` section)."""
+    f, st = config["llm"], config["llm"]["study"]
+    dense = (f"{st['dense_mdps']} dense MDPs ({st['dense_states']} states, |A| in {st['dense_actions']}) and "
+             if st["dense_mdps"] else "")
+    return (
+        f"profile {config['profile']} llm: {min(f['n_mdps'], config['n_mdps'])} worlds x {f['steps']} steps at "
+        f"|A| in {f['actions']}, regime {config['figure4']['regime']}: "
+        f"{regime_text(config['regimes'][config['figure4']['regime']])}; study: {dense}{st['n_worlds']} small grid "
+        f"worlds at |A| in {st['actions']}, {st['copies']} one-trajectory draws per MDP (seed {config['seed']})"
+    )
+
+
+def atlas_scale_text(config: dict) -> str:
+    """One line stating the atlas's scale (the profile's ``atlas`` section)."""
+    a = config["atlas"]
+    flips = ", ".join(f"{r['action']}-{r['states']}" for r in a["flip_rules"])
+    return (
+        f"profile {config['profile']} atlas: eta {a['eta']} x terminals {a['terminal_mode']} x regimes "
+        f"{a['regimes']}; {a['n_mdps']} worlds for Figs. 3 and 5 ({a['exact_n_mdps']} under the exact sampler), "
+        f"{a['fig4_n_mdps']} for Fig. 4 at |A| in {a['actions']} ({a['exact_actions']} exact); "
+        f"temperatures {a['temperatures']}; flip rules "
+        f"{flips}; {a['steps']} steps, evaluated every {a['eval_every']} (seed {config['seed']})"
+    )
+
+
 def regime_text(regime: dict) -> str:
     """A regime in words, e.g. 'unroll of 20 steps, adam, exact critic (every 100)'."""
+    if regime["sampler"] == "exact":
+        return f"exact expected updates, {regime['optimiser']['kind']}"
     sampler = "whole episodes" if regime["sampler"] == "episode" else f"unrolls of {regime['unroll_length']} steps"
     critic = regime["critic"]
     crit = {"none": "no critic", "exact": f"exact critic (every {critic.get('every')} steps)",
             "td": f"TD({critic.get('lambda')}) critic"}[critic["kind"]]
+    if critic["kind"] != "none":
+        crit += f", lambda-returns {regime['return_lambda']:g}"
     return f"{sampler}, {regime['optimiser']['kind']}, {crit}"

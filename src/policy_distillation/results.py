@@ -173,3 +173,51 @@ def speedup_table(per_mdp: pd.DataFrame, setting: str = "tau", student: str = "o
                 rows.append({setting: key, "teacher": f"tau={key}", "teacher_entropy": ent, "criterion": crit,
                              "speedup": float(t[col].mean() / s[col].mean())})
     return pd.DataFrame(rows)
+
+
+FLAT_WINDOW = 0.25  # the last quarter of the run
+FLAT_TOLERANCE = 0.02  # "flattened": the mean return moved by less than 2% of the teacher's return there
+
+
+def flatness(curves: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """Has every mean return curve flattened by the end of its run?
+
+    Args:
+      curves: a ``curves_table`` (label columns, step, metric, mean).
+      labels: the label columns that tell curves apart (e.g. ["actions", "method"]).
+    Returns:
+      one row per curve: the labels, ``change`` = (mean return at the last step -
+      at the first checkpoint of the last ``FLAT_WINDOW`` of the run) / the teacher's
+      mean return, and ``flat`` = |change| < ``FLAT_TOLERANCE``.
+    """
+    ret = curves[curves["metric"] == "return"]
+    teach = curves[curves["metric"] == "teacher_return"]
+    rows = []
+    for key, g in ret.groupby(labels, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        g = g.sort_values("step")
+        steps = g["step"].to_numpy(dtype=np.float64)
+        start = steps[0] + (1.0 - FLAT_WINDOW) * (steps[-1] - steps[0])
+        i = int(np.searchsorted(steps, start))
+        t = teach
+        for col, v in zip(labels, key):
+            t = t[t[col] == v]
+        ref = float(t["mean"].mean()) if not t.empty else float("nan")
+        change = (g["mean"].iloc[-1] - g["mean"].iloc[i]) / abs(ref)
+        rows.append({**dict(zip(labels, key)), "change": float(change), "flat": bool(abs(change) < FLAT_TOLERANCE)})
+    return pd.DataFrame(rows)
+
+
+def flatness_text(tables: dict[str, tuple[pd.DataFrame, list[str]]]) -> str:
+    """Markdown: per figure, how many curves flattened and which did not (with their change)."""
+    lines = [f"Curves flattened by the end of the run (mean return moved < {FLAT_TOLERANCE:.0%} of the teacher's "
+             f"return over the last {FLAT_WINDOW:.0%} of the steps):", ""]
+    for name, (curves, labels) in tables.items():
+        f = flatness(curves, labels)
+        moving = f[~f["flat"]]
+        line = f"- {name}: {int(f['flat'].sum())} of {len(f)} curves flat"
+        if not moving.empty:
+            line += "; still moving: " + ", ".join(
+                " ".join(str(r[c]) for c in labels) + f" ({r['change']:+.1%})" for _, r in moving.iterrows())
+        lines.append(line)
+    return "\n".join(lines) + "\n"

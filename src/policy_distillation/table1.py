@@ -11,6 +11,10 @@ Jacobian asymmetry ``||J - J^T||_F / ||J||_F`` stays below
 largest circulation and the distance to the finite-difference gradient of the
 stated loss are printed beside it as independent checks (``fields``).
 
+The second part (:func:`render_llm_study`) renders the estimator study of the
+language-model entries (``estimator_study``): each entry's relative bias
+against its sequence-level objective and its variance per sample.
+
 Array letters: ``B`` MDPs, ``S`` states, ``A`` actions.
 """
 
@@ -20,6 +24,7 @@ import math
 
 import numpy as np
 
+from .estimator_study import OBJECTIVE_LOSSES
 from .fields import gradient_field_report, random_dense_problem
 from .methods import PAPER, REGISTRY, get_method
 
@@ -172,3 +177,82 @@ def render_table1(rows: list[dict]) -> str:
         "of the stated loss), — where Table 1 states none.\n"
     )
     return head + "\n" + "\n".join(lines) + ("\n\nNotes:\n" + "\n".join(notes) if notes else "") + "\n"
+
+
+# A gradient field of its objective measures cosine 1 and norm ratio 1 to round-off (~1e-12 at |A| = 4096).
+UNBIASED_TOL = 1e-8
+POINT_TITLES = {"uniform": "At the uniform start (zero logits)",
+                "mid": "Mid-training (on-policy distill steps until the student's E_theta[sum_t KL(pi || pi_theta)] "
+                       "is half its start)"}
+
+
+def _objective_text(objective: str) -> str:
+    return f"E_theta[sum_t {OBJECTIVE_LOSSES[objective].text}]"
+
+
+def render_llm_study(rows: list[dict], study: list[dict], note: str = "") -> str:
+    """Table 1, second part: the language-model entries against their sequence-level objectives.
+
+    Args:
+      rows: output of :func:`table1_rows` holding every method of ``study`` (their text and verdict).
+      study: rows of ``estimator_study.estimator_study`` (keys env, method, objective, actions, point,
+        cosine, cosine_min, norm_ratio, variance, n_mdps, n_states, copies), e.g. read from its CSV.
+      note: a paragraph printed under the heading (the workflow states the profile and scale there).
+    Returns:
+      markdown text: the entries with their computed verdict and objective, then per point (uniform
+      start, mid-training) one table of cosine / norm ratio / variance per sample, one column per
+      (environment, |A|).
+    """
+    if not study:
+        raise ValueError("no estimator-study rows to render")
+    by_method = {r["method"]: r for r in rows}
+    methods = list(dict.fromkeys(s["method"] for s in study))
+    missing = [m for m in methods if m not in by_method]
+    if missing:
+        raise ValueError(f"Table 1 rows lack the studied methods {missing}")
+    columns = list(dict.fromkeys((s["env"], int(s["actions"])) for s in study))
+    cell = {(s["method"], s["point"], s["env"], int(s["actions"])): s for s in study}
+
+    def unbiased(m: str) -> str:
+        mine = [s for s in study if s["method"] == m]
+        ok = all(s["cosine_min"] >= 1 - UNBIASED_TOL and abs(s["norm_ratio"] - 1) <= UNBIASED_TOL for s in mine)
+        return "yes" if ok else "no"
+
+    def esc(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    objective = {s["method"]: s["objective"] for s in study}
+    lines = ["| method | q | l(s_t) | rhat_i | is grad? (computed) | sequence-level objective | G = its gradient? |",
+             "|---|---|---|---|---|---|---|"]
+    for m in methods:
+        r = by_method[m]
+        cells = [r["label"], r["control"], r["loss"], r["pseudo_reward"], r["computed"],
+                 _objective_text(objective[m]), unbiased(m)]
+        lines.append("| " + " | ".join(esc(c) for c in cells) + " |")
+    envs = {env: next(s for s in study if s["env"] == env) for env, _ in columns}
+    sizes = "; ".join(f"{e['env']}: {e['n_mdps']} MDPs of {e['n_states']} states" for e in envs.values())
+    head = (
+        "## Second part: language-model on-policy distillation estimators\n\n" + (f"{note}\n\n" if note else "") +
+        "Each entry's exact expected update G (Eq. (1)) against the exact gradient of the sequence-level objective "
+        "it stands for (the n-distill construction with the objective's per-state loss; top-k and per-token "
+        "variants are held to the untruncated sequence objective, so their bias shows). Cells: cosine(G, grad) / "
+        "norm ratio ||G||/||grad|| (both means over MDPs) / variance per sample, sum_{s,a} Var(G_hat[s, a]) of the "
+        f"one-trajectory sampled update ({study[0]['copies']} independent draws per MDP, mean over MDPs). {sizes}; "
+        "grid worlds with extra no-op actions and an exploring softmax teacher over every action, dense MDPs with "
+        "a teacher holding exact zeros. \"G = its gradient?\": cosine and norm ratio within "
+        f"{UNBIASED_TOL:g} of 1 everywhere.\n\n"
+    )
+    parts = [head + "\n".join(lines)]
+    for point in dict.fromkeys(s["point"] for s in study):
+        t = [f"### {POINT_TITLES.get(point, point)}", "",
+             "| method | " + " | ".join(f"{env}, \\|A\\| = {a}" for env, a in columns) + " |",
+             "|---|" + "---|" * len(columns)]
+        for m in methods:
+            vals = []
+            for env, a in columns:
+                s = cell.get((m, point, env, a))
+                vals.append("—" if s is None else
+                            f"{s['cosine']:.3f} / {s['norm_ratio']:.3g} / {s['variance']:.2g}")
+            t.append(f"| {esc(by_method[m]['label'])} | " + " | ".join(vals) + " |")
+        parts.append("\n".join(t))
+    return "\n\n".join(parts) + "\n"

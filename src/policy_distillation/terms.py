@@ -100,6 +100,23 @@ def _teacher_log_entries(s: StateBatch, rows: np.ndarray, actions: np.ndarray) -
     return s.teacher_log_at(rows, actions)
 
 
+def _student_log_entries(s: StateBatch, rows: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    return s.student_log_at(rows, actions)
+
+
+def difference(first: Term, second: Term, text: str | None = None) -> Term:
+    """The term ``first - second`` (both per-state or both per-action); it reads single entries
+    when both parts do (a pseudo-reward slot holds one term, so a sum of parts is one term)."""
+    if first.per_action != second.per_action:
+        raise ValueError(f"cannot subtract {second.text!r} from {first.text!r}: one is per-action, the other not")
+    entries = None
+    if first.entries is not None and second.entries is not None:
+        def entries(s: StateBatch, rows: np.ndarray, actions: np.ndarray) -> np.ndarray:
+            return first.entries(s, rows, actions) - second.entries(s, rows, actions)
+    return Term(lambda s: first.fn(s) - second.fn(s), text or f"{first.text} - {second.text}",
+                per_action=first.per_action, needs=first.needs | second.needs, entries=entries)
+
+
 # texts index time with {t}: rewards.PseudoReward formats it as i (now) or {i+1} (next state)
 TEACHER_LOG_PROB = Term(lambda s: s.teacher_log_pi, "log pi(a_{t} | s_{t})", per_action=True,
                         entries=_teacher_log_entries)
@@ -107,6 +124,11 @@ NEGATIVE_TEACHER_CROSS_ENTROPY = Term(lambda s: -_teacher_cross_entropy(s)[0], "
 TEACHER_VALUE = Term(lambda s: s.require_teacher_value(), "V_pi(s_{t})", needs=frozenset({"teacher_value"}))
 NEGATIVE_TEACHER_VALUE = Term(lambda s: -s.require_teacher_value(), "-V_pi(s_{t})",
                               needs=frozenset({"teacher_value"}))
+# the student's own log-probability (the sampled reverse KL of on-policy distillation reads it)
+STUDENT_LOG_PROB = Term(lambda s: s.student_log_pi, "log pi_theta(a_{t} | s_{t})", per_action=True,
+                        entries=_student_log_entries)
+# log pi - log pi_theta: minus the single-sample reverse KL, held constant (stop-gradient) as a pseudo-reward
+LOG_RATIO = difference(TEACHER_LOG_PROB, STUDENT_LOG_PROB)
 ZERO_VALUE = Term(lambda s: np.zeros(s.shape[:2]), "V_0(s_{t}) = 0")
 
 

@@ -3,15 +3,15 @@ record learning curves with exact evaluation.
 
 The student starts from zero logits, i.e. the uniform policy, in every MDP
 (the same start for every method, so curves differ only by the update).
-Each optimisation step applies ``theta <- theta - lr * G`` with G from the
+Each optimisation step applies the optimiser (``optim``) to G from the
 exact expected update (``exact.expected_update``) or from the sampled
-estimator (``sampled.SampledEstimator``, N trajectories per MDP per step).
+estimator (``sampling.SampledEstimator``, N trajectories per MDP per step).
 
-At every checkpoint (``checkpoint_steps``: step 0, early 1-2-5 steps, every ``eval_every`` steps, the last step)
-the student is evaluated exactly: its expected return J(pi_theta) and
-``E_z[sum_t KL(pi(s_t) || pi_theta(s_t))]`` for z in {teacher, student,
-uniform} (Figure 3). KL terms with teacher probability 0 count 0, so greedy
-teachers are fine. The teacher's own return is recorded once.
+At every checkpoint (``checkpoint_steps``: step 0, the early steps 1, 2, 3, 4, 5,
+7, 10, 15, ..., every ``eval_every`` steps, the last step) the student is
+evaluated exactly (``checkpoints.Evaluator``): its expected return J(pi_theta)
+and ``E_z[sum_t KL(pi(s_t) || pi_theta(s_t))]`` for z in {teacher, student,
+uniform} (Figure 3). The teacher's own return is recorded once.
 
 Sharding: nothing builds an ``[B, S, A, S]`` array, and MDPs never interact,
 so large-|A| runs can be split over MDPs by the caller with
@@ -33,14 +33,14 @@ from typing import Callable
 
 import numpy as np
 
-from . import evaluation as ev
 from .critics import Critic, make_critic
 from .optim import Optimiser, make_optimiser
 from .return_critics import make_return_critic
+from .checkpoints import Evaluator
 from .exact import expected_update, pseudo_action_values
 from .mdp import TabularMDPs
 from .methods import DistillContext, Method, Teacher, get_method
-from .policies import kl_divergence, log_softmax, safe_log, uniform_policy
+from .policies import safe_log
 from .sampling import SampledEstimator, TrajectoryStreams
 from .streams import world_generators
 
@@ -50,7 +50,6 @@ ESTIMATORS = ("exact", "sampled")
 METRICS = ("return", "kl_teacher", "kl_student", "kl_uniform")
 DEFAULT_N_TRAJECTORIES = 1
 PROGRESS_EVERY_SECONDS = 30.0
-_EVAL_BLOCK_ELEMENTS = 1 << 23
 
 
 @dataclass(frozen=True)
@@ -117,11 +116,12 @@ class DistillResult:
 
 
 def checkpoint_steps(steps: int, eval_every: int) -> list[int]:
-    """Evaluation steps: 0, every ``eval_every``, the last step, and the 1-2-5
-    sequence below ``eval_every`` (1, 2, 5, 10, 20, ...), so the first steps, where
-    distillation moves fastest, are resolved even when ``eval_every`` is large."""
-    early = {m * 10**e for e in range(len(str(max(steps, 1)))) for m in (1, 2, 5)}
-    early = {k for k in early if k < min(eval_every, steps)}
+    """Evaluation steps: 0, every ``eval_every``, the last step, and the sequence
+    1, 1.5, 2, 3, 4, 5, 7 x 10^e (1, 2, 3, 4, 5, 7, 10, 15, 20, ...; neighbours at most
+    1.5x apart), so the first steps, where distillation moves fastest, are resolved
+    even when ``eval_every`` is large, and steps to a target are read to within 1.5x."""
+    early = {int(m * 10**e) for e in range(len(str(max(steps, 1)))) for m in (1, 1.5, 2, 3, 4, 5, 7)}
+    early = {k for k in early if 0 < k < steps}
     return sorted(set(range(0, steps + 1, eval_every)) | {steps} | early)
 
 
@@ -152,39 +152,6 @@ def subset_teacher(teacher: Teacher, index) -> Teacher:
     """The teacher restricted to the MDPs ``index`` (for sharding along B)."""
     return Teacher(pi=teacher.pi[index], value=None if teacher.value is None else teacher.value[index],
                    name=teacher.name)
-
-
-class _Evaluator:
-    """Exact checkpoint metrics; the teacher's and the uniform policy's
-    factorisations are computed once."""
-
-    def __init__(self, mdps: TabularMDPs, teacher_pi: np.ndarray):
-        self.mdps = mdps
-        self.teacher_pi = teacher_pi
-        self.teacher_log = safe_log(teacher_pi)
-        self.teacher_fact = ev.factorise(mdps, teacher_pi)
-        uni = uniform_policy(mdps.B, mdps.S, mdps.A)
-        self.uniform_visits = ev.state_visitation(mdps, uni)
-        self.teacher_visits = self.teacher_fact.solve_visitation(mdps.initial)
-        self.teacher_return = ev.expected_return(mdps, teacher_pi, self.teacher_fact)
-
-    def __call__(self, logits: np.ndarray) -> tuple[np.ndarray, ...]:
-        B, S, A = logits.shape
-        pi = np.empty_like(logits)
-        kl = np.empty((B, S))
-        # blocks of MDPs keep temporaries small when |A| is large
-        step = max(1, _EVAL_BLOCK_ELEMENTS // (S * A))
-        for lo in range(0, B, step):
-            blk = slice(lo, lo + step)
-            log_q = log_softmax(logits[blk])
-            np.exp(log_q, out=pi[blk])
-            kl[blk] = kl_divergence(self.teacher_pi[blk], self.teacher_log[blk], log_q)
-        fact = ev.factorise(self.mdps, pi)
-        ret = ev.expected_return(self.mdps, pi, fact)
-        kl_student = ev.expected_sum(self.mdps, pi, kl, fact)
-        kl_teacher = np.einsum("bs,bs->b", self.teacher_visits, kl)
-        kl_uniform = np.einsum("bs,bs->b", self.uniform_visits, kl)
-        return ret, kl_teacher, kl_student, kl_uniform
 
 
 def _progress_reporter(progress, steps: int) -> Callable[[int, bool], None]:
@@ -258,8 +225,8 @@ def distill(
       return_critic: critic of the pseudo-return for methods whose score weight is
         a return (``return_critics.make_return_critic``: None / ``'none'``,
         ``{'kind': 'exact', 'every': K}``, ``{'kind': 'td', 'step_size': a, 'lambda': l}``):
-        a state baseline under either sampler, and the bootstrap value of the
-        ``unroll`` sampler's cut returns. A baseline leaves the expected update
+        a state baseline under either sampler (in place of a method's own ``baseline``), and the
+        bootstrap value of the ``unroll`` sampler's cut returns. A baseline leaves the expected update
         unchanged (tested); without a critic unroll returns are truncated.
       return_lambda: with a critic, the score weight is the lambda-return on it: 1 (default)
         sums the pseudo-rewards to the episode's or unroll's end, 0 is the one-step
@@ -282,6 +249,7 @@ def distill(
     if "teacher_value" in method.needs and teacher.value is None:
         raise ValueError(f"method {method.name} needs a teacher critic: Teacher.value is None")
     teacher_pi = mdps.check_policy(teacher.pi, "teacher pi")
+    teacher_log = safe_log(teacher_pi)  # one copy per run: the evaluator, the estimator and the exact update
     crit = make_critic(critic) if "student_value" in method.needs else None
     if crit is not None:
         if crit.needs_transitions and estimator != "sampled":
@@ -299,9 +267,9 @@ def distill(
     if estimator == "sampled":
         est = SampledEstimator(mdps, teacher, method, n_trajectories,
                                record_rewards=crit is not None and crit.needs_transitions, sampler=sampler,
-                               unroll_length=unroll_length)
+                               unroll_length=unroll_length, teacher_log=teacher_log)
         rng = TrajectoryStreams(world_generators(seed, ids, "distill", slots=n_trajectories), sampler=sampler)
-    evaluate = _Evaluator(mdps, teacher_pi)
+    evaluate = Evaluator(mdps, teacher_pi, teacher_log)
     checkpoints = checkpoint_steps(steps, eval_every)
     curves = {m: [] for m in METRICS}
     report = _progress_reporter(progress, steps)

@@ -83,6 +83,22 @@ rule aggregate_fig6:
         "../scripts/aggregate.py"
 
 
+rule aggregate_llm:
+    input:
+        llm_runs,
+    output:
+        curves="data/results/llm_curves.csv",
+        summary="data/results/llm_per_mdp.csv.gz",
+    log:
+        "logs/aggregate/llm.log",
+    conda:
+        "../../environment.yml"
+    params:
+        code=CODE["aggregate"],
+    script:
+        "../scripts/aggregate.py"
+
+
 rule aggregate_fig2:
     input:
         fig2_runs,

@@ -35,3 +35,29 @@ for _fig, _table in FIGURE_TABLES.items():
             f"figures/{_fig}.pdf",
             f"figures/{_fig}.png",
         localrule: True
+
+
+# The language-model estimators in Figure 4's setting (plotting_llm; `snakemake llm`).
+rule plot_llm:
+    input:
+        "data/results/llm_curves.csv",
+    output:
+        pdf="figures/llm.pdf",
+        png=report("figures/llm.png", caption="../report/llm.rst", category="Figures"),
+    log:
+        "logs/figures/llm.log",
+    conda:
+        "../../environment.yml"
+    params:
+        scale=LLM_SCALE,
+        code=CODE["llm_figure"],
+    script:
+        "../scripts/plot_llm.py"
+
+
+rule llm:
+    default_target: False
+    input:
+        "figures/llm.pdf",
+        "figures/llm.png",
+    localrule: True

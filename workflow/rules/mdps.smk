@@ -1,8 +1,9 @@
+# Grid worlds of one world set (atlas.world_sets: "main" for the figures, one per atlas world family), by shard.
 rule grid_worlds:
     output:
-        "data/mdps/grid_{shard}.npz",
+        "data/mdps/{worlds}/grid_{shard}.npz",
     log:
-        "logs/mdps/grid_{shard}.log",
+        "logs/mdps/{worlds}/grid_{shard}.log",
     localrule: True
     conda:
         "../../environment.yml"
@@ -11,10 +12,8 @@ rule grid_worlds:
         mem_mb=LOCAL_MEM_MB,
         runtime=LOCAL_RUNTIME,
     params:
-        grid=grid_params,
+        worlds=world_params,
         seed=config["seed"],
-        shard_size=config["shard_size"],
-        n_mdps=config["n_mdps"],
         code=CODE["data"],
     script:
         "../scripts/make_grid_worlds.py"

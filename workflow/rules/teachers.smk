@@ -1,12 +1,12 @@
 rule q_teacher:
     input:
-        "data/mdps/grid_{shard}.npz",
+        "data/mdps/{worlds}/grid_{shard}.npz",
     output:
-        "data/teachers/q_{shard}.npz",
+        "data/teachers/{worlds}/q_{shard}.npz",
     log:
-        "logs/teachers/q_{shard}.log",
+        "logs/teachers/{worlds}/q_{shard}.log",
     benchmark:
-        "benchmarks/teachers/q_{shard}.tsv"
+        "benchmarks/teachers/{worlds}/q_{shard}.tsv"
     conda:
         "../../environment.yml"
     threads: 1
@@ -15,24 +15,24 @@ rule q_teacher:
         runtime=q_teacher_runtime,
     params:
         teacher=teacher_params,
+        worlds=world_params,
         seed=config["seed"],
-        shard_size=config["shard_size"],
-        n_mdps=config["n_mdps"],
         code=CODE["data"],
     script:
         "../scripts/train_teacher.py"
 
 
+# The noisy teacher of Figure 5 under one flip rule ("<action>-<states>").
 rule noisy_teacher:
     input:
-        mdps="data/mdps/grid_{shard}.npz",
-        q="data/teachers/q_{shard}.npz",
+        mdps="data/mdps/{worlds}/grid_{shard}.npz",
+        q="data/teachers/{worlds}/q_{shard}.npz",
     output:
-        "data/teachers/noisy_{shard}.npz",
+        "data/teachers/{worlds}/noisy-{flip}_{shard}.npz",
     log:
-        "logs/teachers/noisy_{shard}.log",
+        "logs/teachers/{worlds}/noisy-{flip}_{shard}.log",
     benchmark:
-        "benchmarks/teachers/noisy_{shard}.tsv"
+        "benchmarks/teachers/{worlds}/noisy-{flip}_{shard}.tsv"
     conda:
         "../../environment.yml"
     threads: 1
@@ -41,13 +41,10 @@ rule noisy_teacher:
         runtime=noisy_teacher_runtime,
     params:
         noise=config["figure5"]["noise"],
-        flip_action=config["figure5"]["flip_action"],
-        flip_states=config["figure5"]["flip_states"],
         critic=config["figure5"]["critic"],
         mc_trajectories=config["figure5"]["mc_trajectories"],
+        worlds=world_params,
         seed=config["seed"],
-        shard_size=config["shard_size"],
-        n_mdps=config["n_mdps"],
         code=CODE["data"],
     script:
         "../scripts/noisy_teacher.py"

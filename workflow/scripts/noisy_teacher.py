@@ -11,7 +11,8 @@ p = sm.params
 mdps = TabularMDPs.load(sm.input.mdps)
 with np.load(sm.input.q) as z:
     Q = z["Q"]
-ids = shard_ids(int(sm.wildcards.shard), p.shard_size, p.n_mdps)
-out = noisy_teacher(mdps, Q, p.noise, p.critic, p.mc_trajectories, p.seed, ids, p.flip_action, p.flip_states)
+ids = shard_ids(int(sm.wildcards.shard), p.worlds["shard_size"], p.worlds["n_mdps"])
+flip_action, flip_states = sm.wildcards.flip.split("-")
+out = noisy_teacher(mdps, Q, p.noise, p.critic, p.mc_trajectories, p.seed, ids, flip_action, flip_states)
 save_npz(sm.output[0], out)
 log.info("noisy teachers: %s", {k: float(np.mean(v)) for k, v in out.items() if np.ndim(v) == 1})

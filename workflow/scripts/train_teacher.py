@@ -9,6 +9,7 @@ sm = snakemake  # noqa: F821
 log = setup_logging(sm.log[0])
 p = sm.params
 mdps = TabularMDPs.load(sm.input[0])
-Q, stats = q_teacher(mdps, p.teacher, p.seed, shard_ids(int(sm.wildcards.shard), p.shard_size, p.n_mdps))
+ids = shard_ids(int(sm.wildcards.shard), p.worlds["shard_size"], p.worlds["n_mdps"])
+Q, stats = q_teacher(mdps, p.teacher, p.seed, ids)
 save_npz(sm.output[0], {"Q": Q, **stats})
 log.info("trained %d Q-learning teachers: %s", mdps.B, {k: float(np.mean(v)) for k, v in stats.items()})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from ..results import first_crossing
@@ -19,66 +21,87 @@ from .criteria import (
     TD_SOLVES_MIN,
     VALUE_GATED_MIN_FRACTION,
 )
-from .record import Claim
-from .stats import mean_ci, ratio
+from .record import Claim, fmt
+from .stats import mean_ci, ratio, steps_ratio
 from .tables import curve, matches, need_columns, require_methods, select, steps_text
 
 
 # ---------------------------------------------------------------- claim 4 (Fig. 4)
-def claim4_large_action_spaces(per_mdp: pd.DataFrame, curves: pd.DataFrame | None = None) -> Claim:
-    """Fig. 4: as |A| grows, entropy regularised slows down drastically; expected
-    entropy regularised keeps the speed of per-step cross-entropy distillation.
+def claim4_large_action_spaces(per_mdp: pd.DataFrame, curves: pd.DataFrame) -> Claim:
+    """Fig. 4: as |A| grows, entropy regularised slows down drastically while
+    traditional (per-step cross-entropy) distillation still works; expected
+    entropy regularised recovers the speed of traditional distillation.
 
     Args:
-      per_mdp: fig4 per-MDP table (actions, method, mdp, auc_regret).
-      curves: fig4 curves (optional; adds steps to ``REACH`` of the teacher's return).
+      per_mdp: fig4 per-MDP table (actions, method, mdp, auc_regret); areas printed.
+      curves: fig4 curves (actions, method, step, metric, mean): steps for the mean
+        return to reach ``REACH`` x the teacher's mean return decide.
     """
     what = "fig4 per-MDP table"
-    methods = ("entropy_regularised", "expected_entropy_regularised", "on_policy_distill")
+    er, eer, trad = "entropy_regularised", "expected_entropy_regularised", "on_policy_distill"
+    methods = (er, eer, trad)
     need_columns(per_mdp, ["actions", "method", "mdp", "auc_regret"], what)
+    need_columns(curves, ["actions", "method", "step", "metric", "mean"], "fig4 curves")
     require_methods(per_mdp, methods, what)
+    require_methods(curves, methods, "fig4 curves")
     sizes = sorted(pd.to_numeric(per_mdp["actions"]).unique())
     if len(sizes) < 2:
         raise ValueError(f"{what}: need at least two action-space sizes, got {sizes}")
-    area = {}
+    cross, last = {}, {}
     measured: dict = {}
     for n in sizes:
         g = select(per_mdp, what, actions=n)
         for m in methods:
-            area[n, m] = float(select(g, what, method=m)["auc_regret"].mean())
-            measured[f"regret area [|A|={n:g}, {m}]"] = area[n, m]
-            if curves is not None:
-                steps, ret = curve(curves, "fig4 curves", "return", actions=n, method=m)
-                _, teach = curve(curves, "fig4 curves", "teacher_return", actions=n, method=m)
-                cross = first_crossing(steps, ret, REACH * float(teach.mean()))
-                measured[f"steps to {REACH:.0%} [|A|={n:g}, {m}]"] = steps_text(cross, steps[-1])
+            measured[f"regret area [|A|={n:g}, {m}]"] = float(select(g, what, method=m)["auc_regret"].mean())
+            steps, ret = curve(curves, "fig4 curves", "return", actions=n, method=m)
+            _, teach = curve(curves, "fig4 curves", "teacher_return", actions=n, method=m)
+            cross[n, m] = first_crossing(steps, ret, REACH * float(teach.mean()))
+            last[n] = steps[-1]
+            measured[f"steps to {REACH:.0%} [|A|={n:g}, {m}]"] = steps_text(cross[n, m], steps[-1])
     small, large = sizes[0], sizes[-1]
-    slowdown = ratio(area[large, "entropy_regularised"], area[small, "entropy_regularised"])
-    band = ratio(area[large, "expected_entropy_regularised"], area[large, "on_policy_distill"])
-    measured["entropy regularised slowdown (area largest/smallest |A|)"] = slowdown
-    measured["expected entropy reg. / cross-entropy area at largest |A|"] = band
-    holds = bool(slowdown >= ENTROPY_REG_SLOWDOWN_MIN and band <= EXPECTED_SPEED_BAND)
-    why = (
-        f"entropy regularised regret area x{slowdown:.2f} from |A|={small:g} to {large:g}; expected entropy "
-        f"regularised at |A|={large:g} is {band:.2f}x per-step cross-entropy"
-    )
+    slowdown, bound = steps_ratio(cross[large, er], cross[small, er], last[large])
+    measured[f"entropy regularised slowdown (steps |A|={large:g} / |A|={small:g})"] = (
+        "> " if bound else ""
+    ) + fmt(slowdown)
+    band = {}
+    for n in sizes:
+        r, b = steps_ratio(cross[n, eer], cross[n, trad], last[n])
+        band[n] = r
+        measured[f"expected entropy reg. / traditional steps [|A|={n:g}]"] = ("> " if b else "") + fmt(r)
+    checks = {
+        f"entropy regularised slows >= {ENTROPY_REG_SLOWDOWN_MIN:g}x": slowdown >= ENTROPY_REG_SLOWDOWN_MIN,
+        "traditional reaches at every |A|": all(math.isfinite(cross[n, trad]) for n in sizes),
+        f"expected entropy reg. within {EXPECTED_SPEED_BAND:g}x of traditional at every |A|": all(
+            band[n] <= EXPECTED_SPEED_BAND for n in sizes
+        ),
+    }
+    measured.update(checks)
+    failed = [k for k, v in checks.items() if not v]
     return Claim(
         id=4,
         figure="Fig. 4",
         statement=(
-            "As |A| grows to 4096, entropy regularised distillation slows down drastically; expected entropy "
-            "regularised "
-            "keeps the speed of per-step cross-entropy distillation."
+            "As |A| grows to 4096, entropy regularised distillation slows down drastically while traditional "
+            "distillation still works; expected entropy regularised recovers the speed of traditional distillation."
         ),
-        paper="entropy regularised collapses at 4k actions; expected version and cross-entropy unaffected (no numbers)",
+        paper="entropy regularised collapses at 4k actions; expected version and traditional distillation work",
+        sentence=(
+            '"as we increase the size of the action space from four actions up to 4k actions ... the speed '
+            'of entropy regularised distillation drastically collapses, while traditional distillation still'
+            ' works"; expected entropy regularised "indeed recovers performance of traditional distillation"'
+            ' (Sec. 5)'
+        ),
         measured=measured,
         criterion=(
-            f"entropy regularised mean regret area grows >= {ENTROPY_REG_SLOWDOWN_MIN:g}x from the smallest to the "
-            f"largest |A|; at the largest |A| expected entropy regularised's area <= {EXPECTED_SPEED_BAND:g}x "
-            "on-policy (per-step cross-entropy) distillation's"
+            f"steps for the mean return to reach {REACH:.0%} of the teacher's: entropy regularised's at the largest "
+            f"|A| >= {ENTROPY_REG_SLOWDOWN_MIN:g}x its steps at the smallest (never reaching counts as the last "
+            "step, a lower bound); traditional (on-policy, per-step cross-entropy) distillation reaches at every "
+            f"|A|; expected entropy regularised's steps <= {EXPECTED_SPEED_BAND:g}x traditional's at every |A|"
         ),
-        holds=holds,
-        justification=why,
+        holds=not failed,
+        justification=("all three hold" if not failed else "fails: " + "; ".join(failed))
+        + f" (slowdown {'> ' if bound else ''}{fmt(slowdown)}, expected/traditional at |A|={large:g}: "
+        f"{fmt(band[large])})",
     )
 
 
@@ -120,6 +143,13 @@ def claim5_noisy_teacher(per_mdp: pd.DataFrame) -> Claim:
             "distillation recovers the teacher's ~7; TD + V_pi beats cloning; TD + V_0 is poor."
         ),
         paper="cloning 2-4; on-policy + R 6.5; value-gated ~7 (= teacher ~7); TD + V_pi > cloning; TD + V_0 poor",
+        sentence=(
+            '"methods that fully replicate the teacher ... end up saturating in sub-optimal solutions - '
+            'around 2-4 points ... If we add true rewards ... we improve, but still saturate around 6.5 '
+            'points ... With the value function based gating ... we recover the full performance of the '
+            'teacher with approximately 7 points"; "bootstrapping from the teacher leads to a better '
+            'performance than just replicating it ... see the poor results of TD + V_0"'
+        ),
         measured=measured,
         criterion=(
             f"final mean returns (95% CI over MDPs printed): each cloning method <= {CLONING_MAX_FRACTION:g} x "
@@ -181,6 +211,14 @@ def claim6_chain(curves: pd.DataFrame, main_T: int) -> Claim:
             "adversarial teacher cloning fails, teacher V reward still learns, TD + V_pi does not solve the task."
         ),
         paper="orderings only (no numbers); optimum = 1 (the optimal teacher's return)",
+        sentence=(
+            '"When distilling from an optimal policy, distillation techniques based on policy cloning '
+            "recover optimal scores very quickly ... shaping rewards from the teacher's value function leads"
+            ' to much slower progress, but it still outperforms our baseline training without any '
+            'distillation. However, once we switch to the adversarial teacher, all the policy cloning '
+            "approaches fail, while the Teacher V reward still learns ... bootstrapping from the teacher's "
+            'value function fails" (Sec. 4.2)'
+        ),
         measured=measured,
         criterion=(
             f"T = {main_T}; optimal teacher: steps to {target:g} (= {CHAIN_REACH:.0%} of the optimum) of every cloning "

@@ -47,6 +47,10 @@ def claim7_gradient_fields(rows: pd.DataFrame) -> Claim:
             "gradient fields of the stated loss; on-policy distill is not."
         ),
         paper=verdicts,
+        sentence=(
+            'Table 1, column "is grad?"; "on-policy 1-step distillation updates do not form gradient fields"'
+            ' (Sec. 3)'
+        ),
         measured=measured,
         criterion=(
             f"computed verdict (relative Jacobian asymmetry of the exact update < {thr:g} on every random MDP) "
@@ -77,6 +81,11 @@ def claim8_cross_entropy_direction(teacher=MODE_SEEKING_TEACHER, steps: int = MO
             "replicates pi."
         ),
         paper="mode seeking vs replication (proof in the appendix)",
+        sentence=(
+            '"if one uses H^x(pi_theta||pi) then one tries to find a deterministic policy, which puts all '
+            'probability mass on the most probable action of pi"; "If one uses H^x(pi||pi_theta) then one '
+            'tries to replicate pi" (Sec. 3.3)'
+        ),
         measured={"teacher": str(np.round(teacher, 3).tolist()),
                   "H^x(pi_theta||pi) minimiser: mass on mode": mode,
                   "H^x(pi||pi_theta) minimiser: max abs(pi_theta - pi)": err},

@@ -19,6 +19,7 @@ class Claim:
       paper: the paper's numbers, as text.
       measured: our numbers (str -> float or str), flat.
       criterion: the shape the numbers must have, with its constants.
+      sentence: the paper's sentence the criterion encodes (quoted).
       holds: the verdict.
       justification: one line saying why it holds or fails.
     """
@@ -29,6 +30,7 @@ class Claim:
     paper: str
     measured: dict = field(default_factory=dict)
     criterion: str = ""
+    sentence: str = ""
     holds: bool | None = False  # None: the results at hand cannot decide it (see justification)
     justification: str = ""
 

@@ -27,7 +27,7 @@ def to_json(claims: list[Claim]) -> dict:
         out.append({
             "id": c.id, "figure": c.figure, "statement": c.statement, "paper": c.paper,
             "measured": {k: clean(v) for k, v in c.measured.items()},
-            "criterion": c.criterion, "holds": None if c.holds is None else bool(c.holds),
+            "criterion": c.criterion, "sentence": c.sentence, "holds": None if c.holds is None else bool(c.holds),
             "justification": c.justification,
         })
     return {"claims": out, "all_hold": all(c["holds"] is True for c in out)}
@@ -52,8 +52,10 @@ def render_markdown(claims: list[Claim]) -> str:
     n = sum(c.holds is True for c in claims)
     undecided = sum(c.holds is None for c in claims)
     why = "\n".join(f"- Claim {c.id} ({_verdict(c.holds)}): {c.justification}" for c in claims)
+    quoted = "\n".join(f"- Claim {c.id}: {c.sentence}" for c in claims if c.sentence)
     head = f"{n} of {len(claims)} claims hold" + (f" ({undecided} could not be checked)" if undecided else "")
-    return head + ".\n\n" + "\n".join(lines) + "\n\n" + why + "\n"
+    tail = f"\n\nThe paper's sentences the criteria encode:\n\n{quoted}" if quoted else ""
+    return head + ".\n\n" + "\n".join(lines) + "\n\n" + why + tail + "\n"
 
 
 def _verdict(holds: bool | None) -> str:

@@ -10,7 +10,6 @@ import pandas as pd
 from ..results import Z95
 
 
-
 def ratio(num: float, den: float) -> float:
     if den == 0:
         return math.inf if num > 0 else math.nan
@@ -43,3 +42,16 @@ def mean_ci(x: np.ndarray) -> tuple[float, float, float]:
     m = float(x.mean())
     half = Z95 * float(x.std(ddof=1)) / math.sqrt(x.size) if x.size > 1 else 0.0
     return m, m - half, m + half
+
+
+def steps_ratio(slow: float, fast: float, last: float) -> tuple[float, bool]:
+    """(slow / fast, is a lower bound) for steps to a target; ``inf`` = never reached by ``last``.
+
+    A slow method that never reaches gives the lower bound ``last / fast``; a fast
+    method that never reaches gives NaN (no speed to compare).
+    """
+    if math.isinf(fast):
+        return math.nan, False
+    if math.isinf(slow):
+        return float(last / fast), True
+    return float(slow / fast), False

@@ -103,7 +103,8 @@ class SampledEstimator:
     SAMPLERS = ("episode", "unroll")
 
     def __init__(self, mdps: TabularMDPs, teacher: Teacher, method: Method | str, n_trajectories: int = 1,
-                 record_rewards: bool = False, sampler: str = "episode", unroll_length: int | None = None):
+                 record_rewards: bool = False, sampler: str = "episode", unroll_length: int | None = None,
+                 teacher_log: np.ndarray | None = None):
         if mdps.gamma != 1.0:
             raise ValueError("distillation updates are undiscounted and episodic (gamma = 1); "
                              f"got gamma = {mdps.gamma}")
@@ -130,7 +131,7 @@ class SampledEstimator:
         self.mdps, self.method, self.N = mdps, method, int(n_trajectories)
         self.B, self.S, self.A, self.K = mdps.B, mdps.S, mdps.A, mdps.K
         tp = mdps.check_policy(teacher.pi, "teacher pi")
-        self.teacher = TeacherTables(tp, value)
+        self.teacher = TeacherTables(tp, value, teacher_log)
         self.plan = RolloutPlan.from_mdps(mdps, self.N)
         self._outcome_reward = mdps.outcome_reward.reshape(-1)
         self._action_reward = None if mdps.action_reward is None else mdps.action_reward.reshape(-1, self.A)
@@ -215,12 +216,11 @@ class SampledEstimator:
             if meth.has_score_term:
                 boundary = self._boundary(rec, flat, lse, student_value)
                 next_row = np.where(rec.cont, inv[next_flat], 0)
+                # the baseline (the caller's, else the method's) is subtracted there: a state-only
+                # baseline has E[(e_a - pi) b(s)] = 0, so the mean is unchanged
                 W, targets = score_weights(meth, states, row, action, reward, rec.cont, next_row, rec.traj,
                                            boundary, critic_values, rec.state, next_flat, td_lambda,
-                                           return_lambda)
-                if baseline is not None:
-                    # a state-only baseline: E[(e_a - pi) b(s)] = 0, so the mean is unchanged
-                    W = W - baseline[rec.state]
+                                           return_lambda, baseline)
                 W *= scale
                 # -(e_a - pi) W summed per row: pi * sum(W) minus W at the taken action
                 upd.score(self.rows.score_pi(states), np.bincount(row, weights=W, minlength=rows.size), row,
@@ -247,7 +247,8 @@ class SampledEstimator:
           rng: ``numpy.random.Generator`` (or a ``draws.UniformSource``).
           student_value: float[B, S] critic V_theta, for the methods that need it.
           baseline: optional float[B, S] state baseline b(s_t) subtracted from the
-            score weight W_t (unbiased; reduces variance, e.g. the pseudo-reward value).
+            score weight W_t (unbiased; reduces variance, e.g. the pseudo-reward value);
+            it replaces the method's own ``Method.baseline`` (``weights.score_weights``).
           critic_values: optional float[B, S] Vhat bootstrapping the ``unroll``
             sampler's cut returns (None: truncated returns).
           td_lambda: also return lambda-return targets (``Transitions.return_target``)

@@ -52,9 +52,13 @@ class TeacherTables:
     """The teacher as flat tables: pi float[B * S, A], its floored log (computed once, on first use)
     and its critic float[B * S] (or None)."""
 
-    def __init__(self, pi: np.ndarray, value: np.ndarray | None):
+    def __init__(self, pi: np.ndarray, value: np.ndarray | None, log_pi: np.ndarray | None = None):
         self.pi = pi.reshape(-1, pi.shape[-1])
         self.value = None if value is None else value.reshape(-1)
+        if log_pi is not None:  # a caller's copy of safe_log(pi): one [B, S, A] table per job, not two
+            if log_pi.size != self.pi.size:
+                raise ValueError(f"teacher log_pi must have the teacher's shape, got {log_pi.shape}")
+            self.__dict__["log_pi"] = log_pi.reshape(self.pi.shape)
 
     @cached_property
     def log_pi(self) -> np.ndarray:

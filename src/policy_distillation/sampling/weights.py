@@ -17,6 +17,12 @@ critic's value (``return_critics``; 0 without one: the truncated return).
 Methods with a bootstrap critic of their own (TD + V_pi) use
 ``W_t = rhat_t + V(s_{t+1})`` with either sampler.
 
+Finally a state baseline is subtracted, ``W_t - b(s_t)``: the caller's (a critic
+of the pseudo-return, e.g. ``training.pseudo_value``) when given, else the
+method's own closed-form one (``Method.baseline``, read at the visited rows).
+Both estimate E[W_t | s_t], so one replaces the other rather than adding to
+it; any state-only b keeps the mean (E_a[e_a - pi_theta(s)] = 0).
+
 Array letters: ``M`` recorded steps, ``R`` rows, ``A`` actions.
 """
 
@@ -57,8 +63,10 @@ def segments(traj: np.ndarray, cont: np.ndarray) -> np.ndarray:
 def score_weights(method: Method, states: StateBatch, row: np.ndarray, action: np.ndarray, reward: np.ndarray,
                   cont: np.ndarray, next_row: np.ndarray, traj: np.ndarray, boundary: Boundary | None,
                   values: np.ndarray | None, state: np.ndarray, next_flat: np.ndarray,
-                  td_lambda: float | None = None, return_lambda: float = 1.0) -> tuple[np.ndarray, np.ndarray | None]:
-    """W float[M] (before any baseline) and, with ``td_lambda``, lambda-return targets float[M] for a TD critic.
+                  td_lambda: float | None = None, return_lambda: float = 1.0,
+                  baseline: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """W float[M] (the baseline subtracted) and, with ``td_lambda``, lambda-return targets float[M] for a TD critic
+    (targets of the pseudo-return itself: no baseline).
 
     Args:
       states: the visited rows; row, action, reward, cont: per record; next_row: row of s_{t+1}
@@ -70,6 +78,8 @@ def score_weights(method: Method, states: StateBatch, row: np.ndarray, action: n
       return_lambda: with a critic, W_t is the lambda-return on it: 1 sums the pseudo-rewards to the
         segment's end (then Vhat(s_L) at an unroll's cut), 0 is the one-step target rhat_t + Vhat(s_{t+1})
         (Section 4's "usual actor-critic update").
+      baseline: flat float[B * S] state baseline read at ``state``, or None for the method's own
+        (``Method.baseline`` at ``row``; none if the method declares none).
     """
     sampled_cont = cont
     if boundary is not None:
@@ -80,18 +90,23 @@ def score_weights(method: Method, states: StateBatch, row: np.ndarray, action: n
     rhat = sampled_pseudo_reward(method.reward, states, row, action, reward, sampled_cont, next_row, next_action)
     if boundary is not None and boundary.index.size:
         rhat[boundary.index] += expected_next_part(method.reward, boundary.states)[0][boundary.row]
+    targets = None
     if method.bootstrap is not None:
         v_next = np.where(sampled_cont, method.bootstrap.at(states, next_row), 0.0)
         if boundary is not None and boundary.index.size:
             v_next[boundary.index] = method.bootstrap.at(boundary.states, boundary.row)
-        return rhat + v_next, None
-    seg = segments(traj, cont)
-    if values is None:  # Monte Carlo returns (truncated at an unroll's end)
-        W = return_to_go(rhat, seg)
-    else:  # lambda-returns on the critic: n-step to the unroll's end (lam = 1) ... one-step TD targets (lam = 0)
-        W = lambda_returns(rhat, seg, cont, values[next_flat], return_lambda)
-    targets = None
-    if td_lambda is not None and values is not None:
-        targets = W.copy() if td_lambda == return_lambda else lambda_returns(rhat, seg, cont, values[next_flat],
-                                                                             td_lambda)
+        W = rhat + v_next
+    else:
+        seg = segments(traj, cont)
+        if values is None:  # Monte Carlo returns (truncated at an unroll's end)
+            W = return_to_go(rhat, seg)
+        else:  # lambda-returns on the critic: n-step to the unroll's end (lam = 1) ... one-step TD targets (lam = 0)
+            W = lambda_returns(rhat, seg, cont, values[next_flat], return_lambda)
+        if td_lambda is not None and values is not None:
+            targets = W.copy() if td_lambda == return_lambda else lambda_returns(rhat, seg, cont, values[next_flat],
+                                                                                 td_lambda)
+    if baseline is not None:
+        W = W - baseline[state]
+    elif method.baseline is not None:
+        W = W - method.baseline.at(states, row)
     return W, targets
