@@ -91,8 +91,13 @@ rule aggregate_llm:
         summary="data/results/llm_per_mdp.csv.gz",
     log:
         "logs/aggregate/llm.log",
+    localrule: True
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=LOCAL_MEM_MB,
+        runtime=LOCAL_RUNTIME,
     params:
         code=CODE["aggregate"],
     script:

@@ -7,8 +7,13 @@ rule atlas_aggregate:
         summary="data/results/atlas/{cell}/{part}_per_mdp.csv.gz",
     log:
         "logs/atlas/{cell}/{part}_aggregate.log",
+    localrule: True
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=LOCAL_MEM_MB,
+        runtime=LOCAL_RUNTIME,
     params:
         code=CODE["aggregate"],
     script:
@@ -22,8 +27,13 @@ rule atlas_cell_claims:
         "data/results/atlas/{cell}/claims.json",
     log:
         "logs/atlas/{cell}/claims.log",
+    localrule: True
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=LOCAL_MEM_MB,
+        runtime=LOCAL_RUNTIME,
     params:
         code=CODE["atlas"],
     script:
@@ -40,8 +50,13 @@ rule atlas_render:
         png=report("figures/atlas.png", caption="../report/atlas.rst", category="Atlas"),
     log:
         "logs/atlas/render.log",
+    localrule: True
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=LOCAL_MEM_MB,
+        runtime=LOCAL_RUNTIME,
     params:
         cells=ATLAS_CELLS,
         scale=ATLAS_SCALE,

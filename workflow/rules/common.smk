@@ -265,5 +265,13 @@ def noisy_teacher_runtime(wildcards, attempt):
     return sizing.noisy_teacher_runtime(shard_worlds(wildcards), config["figure5"]["mc_trajectories"], attempt)
 
 
+def llm_study_mem_mb(wildcards, attempt):
+    return sizing.llm_study_mem_mb(llm_study_params(), attempt)
+
+
+def llm_study_runtime(wildcards, attempt):
+    return sizing.llm_study_runtime(llm_study_params(), attempt)
+
+
 LOCAL_MEM_MB = sizing.LOCAL_MEM_MB
 LOCAL_RUNTIME = sizing.LOCAL_RUNTIME

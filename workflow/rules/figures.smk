@@ -46,8 +46,13 @@ rule plot_llm:
         png=report("figures/llm.png", caption="../report/llm.rst", category="Figures"),
     log:
         "logs/figures/llm.log",
+    localrule: True
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=LOCAL_MEM_MB,
+        runtime=LOCAL_RUNTIME,
     params:
         scale=LLM_SCALE,
         code=CODE["llm_figure"],

@@ -39,6 +39,10 @@ rule llm_study:
         "benchmarks/report/llm_study.tsv"
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=llm_study_mem_mb,
+        runtime=llm_study_runtime,
     params:
         study=llm_study_params,
         seed=config["seed"],
@@ -84,6 +88,10 @@ rule stage_times_md:
     localrule: True
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=LOCAL_MEM_MB,
+        runtime=LOCAL_RUNTIME,
     params:
         scale=SCALE,
     script:
