@@ -25,8 +25,11 @@ def profile_in(tmp_path, root):
     return f
 
 
-def test_live_processes_in_finds_a_process_working_there(tmp_path):
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], cwd=tmp_path)
+SNAKEMAKE_LIKE = [sys.executable, "-c", "import time; time.sleep(30)  # stands for .snakemake/scripts/job.py"]
+
+
+def test_live_processes_in_finds_a_workflow_process_working_there(tmp_path):
+    child = subprocess.Popen(SNAKEMAKE_LIKE, cwd=tmp_path)
     try:
         assert child.pid in launch.live_processes_in(tmp_path, exclude=set())
         assert child.pid not in launch.live_processes_in(tmp_path, exclude={child.pid})
@@ -35,11 +38,25 @@ def test_live_processes_in_finds_a_process_working_there(tmp_path):
         child.wait()
 
 
+def test_a_shell_working_in_the_output_root_does_not_block_the_resume(tmp_path):
+    """The paper profile's output root is the repository, where the user's shell and ``make`` run."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], cwd=tmp_path)
+    try:
+        assert launch.live_processes_in(tmp_path, exclude=set()) == []
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_the_launchers_own_ancestors_are_skipped():
+    assert os.getppid() in launch._ancestors(os.getpid()) and os.getpid() in launch._ancestors(os.getpid())
+
+
 def test_a_live_run_is_not_unlocked(tmp_path):
     root = tmp_path / "out"
     (root / ".snakemake" / "locks").mkdir(parents=True)
     (root / ".snakemake" / "locks" / "0.input.lock").write_text("x")
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], cwd=root)
+    child = subprocess.Popen(SNAKEMAKE_LIKE, cwd=root)
     try:
         code = launch.main(["--profile", str(profile_in(tmp_path, root))])
     finally:

@@ -42,22 +42,42 @@ EXECUTORS = ("local", "slurm")  # execution profiles: workflow/profiles/<executo
 
 
 def live_processes_in(root: Path, exclude: set[int]) -> list[int]:
-    """PIDs of processes whose working directory is ``root`` or below (Linux /proc; [] elsewhere)."""
+    """PIDs of this workflow's processes working in ``root`` or below (Linux /proc; [] elsewhere).
+
+    A workflow process is Snakemake itself or one of its job scripts (``.snakemake/scripts/...``): "snakemake"
+    is in its command line. Other processes there (the user's shell, ``make``, an editor) never hold the lock;
+    the caller's own ancestors and ``exclude`` are skipped.
+    """
     found = []
     proc = Path("/proc")
     if not proc.is_dir():
         return found
     root = root.resolve()
+    skip = set(exclude) | _ancestors(os.getpid())
     for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) in exclude:
+        if not entry.name.isdigit() or int(entry.name) in skip:
             continue
         try:
             cwd = Path(os.readlink(entry / "cwd"))
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
-        if cwd == root or root in cwd.parents:
+        if (cwd == root or root in cwd.parents) and b"snakemake" in cmdline:
             found.append(int(entry.name))
     return sorted(found)
+
+
+def _ancestors(pid: int) -> set[int]:
+    """``pid`` and its ancestors (Linux /proc)."""
+    out = set()
+    while pid > 1 and pid not in out:
+        out.add(pid)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        pid = int(stat.rsplit(")", 1)[1].split()[1])  # field 4, after the command name in parentheses
+    return out
 
 
 def live_slurm_jobs_in(root: Path) -> list[str]:
