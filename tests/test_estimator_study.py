@@ -84,7 +84,7 @@ def rows():
 def test_study_rows_are_tidy(rows):
     assert len(rows) == 3 * len(E.OBJECTIVES) * len(E.POINTS)
     keys = {"env", "method", "objective", "actions", "point", "cosine", "cosine_min", "norm_ratio", "update_norm",
-            "grad_norm", "variance", "relative_variance", "student_kl", "n_mdps", "n_states", "copies"}
+            "grad_norm", "variance", "relative_variance", "student_kl", "n_mdps", "n_flat", "n_states", "copies"}
     assert all(set(r) == keys for r in rows)
     assert {(r["env"], r["actions"]) for r in rows} == {("dense", 3), ("grid", 4), ("grid", 64)}
     assert all(np.isfinite(r[k]) for r in rows for k in ("cosine", "norm_ratio", "variance"))
@@ -111,3 +111,17 @@ def test_study_measures_what_the_entries_claim(rows):
 def test_unknown_methods_are_named():
     with pytest.raises(ValueError, match="on_policy_distill"):
         E.estimator_study(np.random.default_rng(0), methods=["on_policy_distill"], actions=(), dense_mdps=0)
+
+
+def test_an_mdp_whose_teacher_equals_the_student_is_left_out_of_the_comparison():
+    """A flat objective (teacher = uniform student) gives 0 / 0: counted in n_flat, not averaged as NaN."""
+    from policy_distillation.estimator_study import _rows
+
+    rng = np.random.default_rng(3)
+    mdps, teacher_pi, _ = fields.random_dense_problem(rng, 2, 3, 4)
+    teacher_pi = teacher_pi.copy()
+    teacher_pi[1] = 0.25
+    rows = _rows("dense", mdps, teacher_pi, ["onpolicy_forward_kl"], 2, rng, 0.5, 5)
+    for r in rows:
+        assert r["n_flat"] == 1 and r["n_mdps"] == 2
+        assert np.isfinite([r["cosine"], r["cosine_min"], r["norm_ratio"], r["relative_variance"]]).all()

@@ -15,7 +15,9 @@ against finite differences on small MDPs).
 Measured per (environment, method, |A|, point):
 
 - ``cosine``, ``norm_ratio``: the exact expected update G (``exact.expected_update``)
-  against the objective's exact gradient, per MDP (mean; ``cosine_min`` the worst);
+  against the objective's exact gradient, per MDP (mean; ``cosine_min`` the worst), over the MDPs
+  whose objective gradient is non-zero (``n_flat`` counts the others: there the student already equals
+  the teacher, so there is nothing to compare);
 - ``variance``: the sampled estimator's total variance per single trajectory,
   sum_{s, a} Var(G[s, a]) over independent one-trajectory draws (the MDP batch
   replicated, as the estimator tests do), mean over MDPs; ``relative_variance``
@@ -34,6 +36,8 @@ Array letters: ``B`` MDPs, ``S`` states, ``A`` actions, ``C`` copies.
 """
 
 from __future__ import annotations
+
+import math
 
 from dataclasses import replace
 
@@ -142,8 +146,9 @@ def exact_comparison(method: Method, objective: str, mdps: TabularMDPs, teacher_
     G = expected_update(method, ctx).reshape(mdps.B, -1)
     grad = expected_update(objective_method(objective), ctx).reshape(mdps.B, -1)
     g_norm, d_norm = np.linalg.norm(G, axis=1), np.linalg.norm(grad, axis=1)
-    return {"cosine": np.einsum("bp,bp->b", G, grad) / (g_norm * d_norm), "norm_ratio": g_norm / d_norm,
-            "update_norm": g_norm, "grad_norm": d_norm}
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN (0 / 0) where the objective is flat
+        return {"cosine": np.einsum("bp,bp->b", G, grad) / (g_norm * d_norm), "norm_ratio": g_norm / d_norm,
+                "update_norm": g_norm, "grad_norm": d_norm}
 
 
 def sampled_variance(method: Method, mdps: TabularMDPs, teacher_pi: np.ndarray, logits: np.ndarray, copies: int,
@@ -183,15 +188,28 @@ def _rows(env: str, mdps: TabularMDPs, teacher_pi: np.ndarray, names: list[str],
             method, objective = get_method(name), OBJECTIVES[name]
             cmp = exact_comparison(method, objective, mdps, teacher_pi, logits)
             var = sampled_variance(method, mdps, teacher_pi, logits, copies, rng)
+            # an MDP whose objective is flat at this point (the student already equals the teacher: a world
+            # with no reachable reward has a uniform teacher over the moves) has nothing to compare: 0 / 0
+            flat = cmp["grad_norm"] == 0.0
+            moving = cmp["update_norm"] > 0.0
             rows.append({
                 "env": env, "method": name, "objective": objective, "actions": mdps.A, "point": point,
-                "cosine": float(cmp["cosine"].mean()), "cosine_min": float(cmp["cosine"].min()),
-                "norm_ratio": float(cmp["norm_ratio"].mean()), "update_norm": float(cmp["update_norm"].mean()),
+                "cosine": _mean(cmp["cosine"][~flat]), "cosine_min": _min(cmp["cosine"][~flat]),
+                "norm_ratio": _mean(cmp["norm_ratio"][~flat]), "update_norm": float(cmp["update_norm"].mean()),
                 "grad_norm": float(cmp["grad_norm"].mean()), "variance": float(var.mean()),
-                "relative_variance": float((var / cmp["update_norm"] ** 2).mean()),
-                "student_kl": float(kl.mean()), "n_mdps": mdps.B, "n_states": mdps.S, "copies": copies,
+                "relative_variance": _mean(var[moving] / cmp["update_norm"][moving] ** 2),
+                "student_kl": float(kl.mean()), "n_mdps": mdps.B, "n_flat": int(flat.sum()), "n_states": mdps.S,
+                "copies": copies,
             })
     return rows
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(x.mean()) if x.size else math.nan
+
+
+def _min(x: np.ndarray) -> float:
+    return float(x.min()) if x.size else math.nan
 
 
 def estimator_study(rng: np.random.Generator, methods: list[str] | tuple[str, ...] | None = None,
@@ -213,7 +231,9 @@ def estimator_study(rng: np.random.Generator, methods: list[str] | tuple[str, ..
     Returns:
       list of dicts with keys env ("dense" / "grid"), method, objective, actions, point, cosine,
       cosine_min, norm_ratio, update_norm, grad_norm, variance, relative_variance, student_kl
-      (E_theta[sum_t KL(pi || pi_theta)] at the point, mean over MDPs), n_mdps, n_states, copies.
+      (E_theta[sum_t KL(pi || pi_theta)] at the point, mean over MDPs), n_mdps, n_flat (MDPs whose
+      objective gradient is exactly zero at the point, left out of cosine, cosine_min and norm_ratio),
+      n_states, copies.
     """
     names = list(OBJECTIVES) if methods is None else list(methods)
     unknown = [n for n in names if n not in OBJECTIVES]
