@@ -16,8 +16,8 @@ Measured per (environment, method, |A|, point):
 
 - ``cosine``, ``norm_ratio``: the exact expected update G (``exact.expected_update``)
   against the objective's exact gradient, per MDP (mean; ``cosine_min`` the worst), over the MDPs
-  whose objective gradient is non-zero (``n_flat`` counts the others: there the student already equals
-  the teacher, so there is nothing to compare);
+  whose objective gradient is non-zero (norm above ``FLAT_TOL``; ``n_flat`` counts the others: there
+  the student already equals the teacher, so there is nothing to compare);
 - ``variance``: the sampled estimator's total variance per single trajectory,
   sum_{s, a} Var(G[s, a]) over independent one-trajectory draws (the MDP batch
   replicated, as the estimator tests do), mean over MDPs; ``relative_variance``
@@ -190,7 +190,7 @@ def _rows(env: str, mdps: TabularMDPs, teacher_pi: np.ndarray, names: list[str],
             var = sampled_variance(method, mdps, teacher_pi, logits, copies, rng)
             # an MDP whose objective is flat at this point (the student already equals the teacher: a world
             # with no reachable reward has a uniform teacher over the moves) has nothing to compare: 0 / 0
-            flat = cmp["grad_norm"] == 0.0
+            flat = cmp["grad_norm"] <= FLAT_TOL
             moving = cmp["update_norm"] > 0.0
             rows.append({
                 "env": env, "method": name, "objective": objective, "actions": mdps.A, "point": point,
@@ -202,6 +202,9 @@ def _rows(env: str, mdps: TabularMDPs, teacher_pi: np.ndarray, names: list[str],
                 "copies": copies,
             })
     return rows
+
+
+FLAT_TOL = 1e-12  # an objective gradient this small is rounding noise (gradients here are 0.1-10)
 
 
 def _mean(x: np.ndarray) -> float:
